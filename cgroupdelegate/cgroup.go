@@ -1,0 +1,393 @@
+// Package cgroupdelegate owns a container's cgroup: it converts the spec's
+// linux.resources into settings for github.com/opencontainers/cgroups,
+// creates the cgroup and places the container's init in it, and serves the
+// later verbs (pause, resume, kill, delete, events) from a saved description.
+//
+// On a hybrid host (v1 controllers, an empty cgroup2 tree at
+// /sys/fs/cgroup/unified) the v1 fs driver creates the cgroup in every v1
+// hierarchy and also in the unified one, whose cgroup.kill makes SIGKILL
+// race-free. Everything pure lives in convert.go.
+package cgroupdelegate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // registers the device-rule writers; without it v1 device rules fail
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/cgroups/systemd"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what a container's cgroup is made from: fields of config.json
+// and the --systemd-cgroup flag.
+type Config struct {
+	ID string // container id
+	// Path is linux.cgroupsPath: absolute ("/gtu-test/x", from the hierarchy
+	// roots), relative (under gtu's own cgroup, as runc does), empty (the
+	// relative path "<ID>"), or "slice:prefix:name" with Systemd.
+	Path      string
+	Systemd   bool                  // --systemd-cgroup
+	Resources *specs.LinuxResources // may be nil
+	Devices   []specs.LinuxDevice   // linux.devices: each gets an allow rule
+}
+
+// Cgroup is one container's cgroup.
+type Cgroup struct {
+	cfg *cgroups.Cgroup
+	mgr cgroups.Manager
+}
+
+// savedVersion is bumped when the Save format changes incompatibly.
+const savedVersion = 1
+
+type savedState struct {
+	Version int               `json:"version"`
+	Config  *cgroups.Cgroup   `json:"config"`
+	Paths   map[string]string `json:"paths"`
+}
+
+// destroyTimeout bounds how long Destroy waits for the last processes to
+// leave (a killed process stays in its cgroup until it has fully exited).
+const destroyTimeout = 5 * time.Second
+
+// New converts c and prepares the cgroup manager. It writes nothing to
+// cgroupfs; Apply does.
+func New(c Config) (*Cgroup, error) {
+	cg, warnings, err := cgroupConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		slog.Warn(w)
+	}
+	return newCgroup(cg, nil)
+}
+
+func newCgroup(cg *cgroups.Cgroup, paths map[string]string) (*Cgroup, error) {
+	if cg.Systemd && !systemd.IsRunningSystemd() {
+		return nil, fmt.Errorf("--systemd-cgroup: %w", ErrSystemdNotRunning)
+	}
+	if len(cg.Resources.Unified) > 0 && !cgroups.IsCgroup2UnifiedMode() {
+		return nil, badField("linux.resources.unified",
+			fmt.Errorf("%w: this host keeps its controllers in cgroup v1 hierarchies", ErrUnifiedNeedsV2))
+	}
+	mgr, err := manager.NewWithPaths(cg, paths)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", describe(cg), err)
+	}
+	return &Cgroup{cfg: cg, mgr: mgr}, nil
+}
+
+// describe names the cgroup in errors the way config.json does.
+func describe(cg *cgroups.Cgroup) string {
+	switch {
+	case cg.Systemd:
+		return cg.Parent + ":" + cg.ScopePrefix + ":" + cg.Name
+	case cg.Path != "":
+		return cg.Path
+	}
+	return cg.Name
+}
+
+// Load rebuilds a Cgroup from what Save returned. paths, when not empty,
+// overrides the saved paths (controller -> absolute directory).
+func Load(raw json.RawMessage, paths map[string]string) (*Cgroup, error) {
+	var st savedState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadState, err)
+	}
+	if st.Version != savedVersion || st.Config == nil {
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadState, st.Version, savedVersion)
+	}
+	if st.Config.Resources == nil {
+		// The v1 driver insists on non-nil resources; an empty set
+		// marshals to nothing at all.
+		st.Config.Resources = &cgroups.Resources{}
+	}
+	if len(paths) == 0 {
+		paths = st.Paths
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w: no cgroup paths", ErrBadState)
+	}
+	for name, p := range paths {
+		if err := checkCgroupPath(p); err != nil {
+			return nil, fmt.Errorf("%w: %q: %w", ErrBadState, name, err)
+		}
+	}
+	return newCgroup(st.Config, maps.Clone(paths))
+}
+
+// Save describes the cgroup for Load, to be kept in the container's state.
+func (c *Cgroup) Save() (json.RawMessage, error) {
+	cfg := *c.cfg
+	res := *cfg.Resources
+	// The freezer state is runtime state, not configuration: a Set after
+	// Load must not re-freeze the container.
+	res.Freezer = cgroups.Undefined
+	cfg.Resources = &res
+	raw, err := json.Marshal(savedState{Version: savedVersion, Config: &cfg, Paths: c.Paths()})
+	if err != nil {
+		return nil, fmt.Errorf("save cgroup %s: %w", describe(c.cfg), err)
+	}
+	return raw, nil
+}
+
+// Paths returns controller -> absolute cgroup directory. On a hybrid host
+// the key "" is the cgroup in the unified hierarchy.
+func (c *Cgroup) Paths() map[string]string {
+	return maps.Clone(c.mgr.GetPaths())
+}
+
+// Apply creates the cgroup, sets its limits and puts pid in it (in every v1
+// hierarchy, plus the unified one on a hybrid host). If anything fails, the
+// directories Apply created are removed again.
+func (c *Cgroup) Apply(pid int) (retErr error) {
+	if pid <= 0 {
+		return fmt.Errorf("cgroup %s: apply: bad pid %d", describe(c.cfg), pid)
+	}
+	created := missingRoots(c.Paths())
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		var undo error
+		if c.cfg.Systemd {
+			undo = c.mgr.Destroy()
+		} else {
+			undo = removeDirs(created)
+		}
+		if undo != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("undo: %w", undo))
+		}
+	}()
+	name := describe(c.cfg)
+	if c.cfg.Systemd {
+		// systemd creates the scope with the pid already in it.
+		if err := c.mgr.Apply(pid); err != nil {
+			return fmt.Errorf("cgroup %s: create and join pid %d: %w", name, pid, err)
+		}
+		if err := c.mgr.Set(c.cfg.Resources); err != nil {
+			return fmt.Errorf("cgroup %s: set limits: %w", name, err)
+		}
+		return nil
+	}
+	// Create (-1 means "no pid"), limit, and only then move the process in:
+	// a failing limit then leaves no process inside and the directories
+	// can be removed at once, and the process never runs unconfined in a
+	// half-configured cgroup.
+	if err := c.mgr.Apply(-1); err != nil {
+		return fmt.Errorf("cgroup %s: create: %w", name, err)
+	}
+	if err := c.mgr.Set(c.cfg.Resources); err != nil {
+		return fmt.Errorf("cgroup %s: set limits: %w", name, err)
+	}
+	if err := c.mgr.AddPid("", pid); err != nil {
+		return fmt.Errorf("cgroup %s: add pid %d: %w", name, pid, err)
+	}
+	return nil
+}
+
+// Freeze stops every process in the cgroup (pause).
+func (c *Cgroup) Freeze() error {
+	if err := c.mgr.Freeze(cgroups.Frozen); err != nil {
+		return fmt.Errorf("cgroup %s: freeze: %w", describe(c.cfg), err)
+	}
+	return nil
+}
+
+// Thaw resumes a frozen cgroup (resume).
+func (c *Cgroup) Thaw() error {
+	if err := c.mgr.Freeze(cgroups.Thawed); err != nil {
+		return fmt.Errorf("cgroup %s: thaw: %w", describe(c.cfg), err)
+	}
+	return nil
+}
+
+// Frozen reports whether the cgroup itself is frozen (not merely an
+// ancestor).
+func (c *Cgroup) Frozen() (bool, error) {
+	st, err := c.mgr.GetFreezerState()
+	if err != nil {
+		return false, fmt.Errorf("cgroup %s: freezer state: %w", describe(c.cfg), err)
+	}
+	return st == cgroups.Frozen, nil
+}
+
+// Pids lists every process in the cgroup and its sub-cgroups.
+func (c *Cgroup) Pids() ([]int, error) {
+	pids, err := c.mgr.GetAllPids()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: list processes: %w", describe(c.cfg), err)
+	}
+	return pids, nil
+}
+
+// Stats reads the cgroup's counters.
+func (c *Cgroup) Stats() (*cgroups.Stats, error) {
+	st, err := c.mgr.GetStats()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: stats: %w", describe(c.cfg), err)
+	}
+	return st, nil
+}
+
+// Signal sends sig to every process in the cgroup, for a kill without a
+// private pid namespace (where killing init would not take the rest along).
+func (c *Cgroup) Signal(sig unix.Signal) error {
+	name := describe(c.cfg)
+	if !c.mgr.Exists() {
+		return fmt.Errorf("cgroup %s: signal: %w", name, os.ErrNotExist)
+	}
+	if sig == unix.SIGKILL {
+		done, err := c.killUnified()
+		if err != nil {
+			return fmt.Errorf("cgroup %s: kill: %w", name, err)
+		}
+		if done {
+			return nil
+		}
+	}
+	// Without cgroup.kill, a process may fork between our reading the
+	// pid list and signalling it, and its child would escape. Freezing
+	// first closes that window (runc does the same).
+	wasFrozen, _ := c.Frozen()
+	froze := true
+	if err := c.Freeze(); err != nil {
+		froze = false
+		slog.Warn("cannot freeze the cgroup before signalling it; a process that forks meanwhile may survive", "cgroup", name, "err", err)
+	}
+	pids, err := c.mgr.GetAllPids()
+	var errs []error
+	if err != nil {
+		errs = append(errs, fmt.Errorf("cgroup %s: list processes: %w", name, err))
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("cgroup %s: signal pid %d: %w", name, pid, err))
+		}
+	}
+	// A paused container stays paused after a signal it cannot act on yet,
+	// except SIGKILL: frozen v1 tasks only die once thawed.
+	if froze && (!wasFrozen || sig == unix.SIGKILL) {
+		if err := c.Thaw(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killUnified writes cgroup.kill (Linux 5.14+) in the unified cgroup, which
+// kills everything in it atomically, forks included. done says that nothing
+// is left to do: true on a pure v2 host. On a hybrid host the unified cgroup
+// only holds what was placed there, so the caller still sweeps the v1 tree.
+func (c *Cgroup) killUnified() (done bool, _ error) {
+	dir := c.mgr.Path("")
+	if dir == "" {
+		return false, nil
+	}
+	err := cgroups.WriteFile(dir, "cgroup.kill", "1")
+	switch {
+	case err == nil:
+		return cgroups.IsCgroup2UnifiedMode(), nil
+	case errors.Is(err, os.ErrNotExist):
+		// Older kernel, or the unified cgroup is gone: sweep instead.
+		return false, nil
+	}
+	return false, err
+}
+
+// Destroy removes the cgroup from every hierarchy, waiting briefly for the
+// last processes to leave. A cgroup that is already gone is not an error.
+func (c *Cgroup) Destroy() error {
+	if c.cfg.Systemd {
+		if err := c.mgr.Destroy(); err != nil {
+			return fmt.Errorf("cgroup %s: destroy: %w", describe(c.cfg), err)
+		}
+		return nil
+	}
+	paths := c.Paths()
+	dirs := make([]string, 0, len(paths))
+	for _, name := range slices.Sorted(maps.Keys(paths)) {
+		dirs = append(dirs, paths[name])
+	}
+	return removeDirs(dirs)
+}
+
+// checkCgroupPath checks a path Load was given before anything may remove it.
+func checkCgroupPath(p string) error {
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+		return fmt.Errorf("%q is not an absolute clean path", p)
+	}
+	if isMountRoot(p) {
+		return fmt.Errorf("%s: %w", p, ErrHierarchyRoot)
+	}
+	return nil
+}
+
+// isMountRoot reports whether p is a mount point (the root of a cgroup
+// hierarchy): its device differs from its parent's.
+func isMountRoot(p string) bool {
+	if p == "/" {
+		return true
+	}
+	var st, parent unix.Stat_t
+	if unix.Lstat(p, &st) != nil || unix.Lstat(filepath.Dir(p), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev
+}
+
+// missingRoots returns, for each path, its topmost ancestor that does not
+// exist yet: what creating the path will create.
+func missingRoots(paths map[string]string) []string {
+	var roots []string
+	for _, name := range slices.Sorted(maps.Keys(paths)) {
+		top := ""
+		for q := paths[name]; q != "/" && q != "."; q = filepath.Dir(q) {
+			if _, err := os.Lstat(q); err == nil {
+				break
+			}
+			top = q
+		}
+		if top != "" && !slices.Contains(roots, top) {
+			roots = append(roots, top)
+		}
+	}
+	return roots
+}
+
+// removeDirs removes cgroup directories and their sub-cgroups, retrying
+// while the kernel says EBUSY (processes still exiting).
+func removeDirs(dirs []string) error {
+	var errs []error
+	deadline := time.Now().Add(destroyTimeout)
+	for _, d := range dirs {
+		if isMountRoot(d) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, ErrHierarchyRoot))
+			continue
+		}
+		for {
+			// RemovePath itself retries EBUSY for about a second.
+			err := cgroups.RemovePath(d)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+				errs = append(errs, fmt.Errorf("remove cgroup %s: %w", d, err))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,41 @@
+package cgroupdelegate
+
+import "errors"
+
+var (
+	// ErrInvalidConfig is wrapped by every error that rejects a value
+	// taken from config.json; the error text names the field, e.g.
+	// "linux.resources.cpu.quota: 500: must be -1 (no limit) or at least 1000".
+	ErrInvalidConfig = errors.New("invalid cgroup configuration")
+
+	// ErrSystemdNotRunning is returned by New for --systemd-cgroup when no
+	// systemd manager answers: the systemd driver has nobody to ask for a scope.
+	ErrSystemdNotRunning = errors.New("systemd is not running as the init system")
+
+	// ErrUnifiedNeedsV2 rejects linux.resources.unified on a host whose
+	// controllers live in v1 hierarchies (v1-only or hybrid), as runc does:
+	// the keys name cgroup v2 interface files that have no v1 equivalent.
+	ErrUnifiedNeedsV2 = errors.New("cgroup v2 unified mode is required")
+
+	// ErrBadState rejects what Load was given: not something Save wrote, or
+	// paths that cannot be a container's cgroup.
+	ErrBadState = errors.New("invalid saved cgroup state")
+
+	// ErrHierarchyRoot refuses to use or remove the root of a cgroup
+	// hierarchy: removing it recursively would walk into every other cgroup
+	// on the host, including the ones PID 1 owns.
+	ErrHierarchyRoot = errors.New("refusing to use the root of a cgroup hierarchy")
+)
+
+// fieldError names the config.json field a bad value came from. It matches
+// ErrInvalidConfig (and, through err, anything more specific).
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+
+func (e *fieldError) Unwrap() []error { return []error{ErrInvalidConfig, e.err} }
+
+func badField(field string, err error) error { return &fieldError{field: field, err: err} }

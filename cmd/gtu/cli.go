@@ -1,0 +1,260 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/alecthomas/kong"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gophertainer/gtu/runtime/container"
+	"github.com/gophertainer/gtu/runtime/spec"
+)
+
+// CLI is gtu's command line: runc's global flags, then a verb.
+type CLI struct {
+	Root          string           `help:"Directory for container state." default:"/run/gtu" env:"GOPHERTAINER_ROOT" placeholder:"DIR"`
+	Log           string           `help:"Write logs to this file instead of stderr." placeholder:"FILE"`
+	LogFormat     string           `help:"Log format: text or json." enum:"text,json" default:"text"`
+	Debug         bool             `help:"Log debug messages." env:"DEBUG"`
+	SystemdCgroup bool             `help:"Use systemd to manage cgroups (cgroupsPath is slice:prefix:name)."`
+	Rootless      rootlessMode     `help:"Rootless mode: --rootless[=true|false|auto] (bare --rootless means true; also spec's flag)." default:"auto"`
+	Version       kong.VersionFlag `short:"v" help:"Print the version."`
+
+	Spec     specCmd     `cmd:"" help:"Write a new config.json into the bundle."`
+	Create   createCmd   `cmd:"" help:"Create a container; its process waits for start."`
+	Start    startCmd    `cmd:"" help:"Start the process of a created container."`
+	Run      runCmd      `cmd:"" help:"Create and start a container."`
+	State    stateCmd    `cmd:"" help:"Print the OCI state of a container."`
+	List     listCmd     `cmd:"" help:"List containers."`
+	Kill     killCmd     `cmd:"" help:"Send a signal to a container's init (or all its processes)."`
+	Delete   deleteCmd   `cmd:"" help:"Delete a container and everything it holds."`
+	Pause    pauseCmd    `cmd:"" help:"Freeze all processes of a container."`
+	Resume   resumeCmd   `cmd:"" help:"Thaw a paused container."`
+	Features featuresCmd `cmd:"" help:"Print what gtu supports, as runtime-spec's features.md defines."`
+
+	global container.Global
+	target string // the container a verb works on, for error messages
+}
+
+// glob returns the options shared by every verb, refusing what this build
+// cannot do yet.
+func (c *CLI) glob() (container.Global, error) {
+	if os.Geteuid() != 0 && c.Rootless != "false" {
+		return container.Global{}, fmt.Errorf("%w: running as an unprivileged user (rootless mode) is not implemented yet", container.ErrUnsupported)
+	}
+	g := c.global
+	g.Root = c.Root
+	g.SystemdCgroup = c.SystemdCgroup
+	return g, nil
+}
+
+type specCmd struct {
+	Bundle string `short:"b" help:"Bundle directory." default:"." placeholder:"DIR"`
+}
+
+func (s *specCmd) Run(c *CLI) error {
+	path := filepath.Join(s.Bundle, "config.json")
+	b, err := json.MarshalIndent(spec.Default(c.Rootless == "true"), "", "\t")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s exists; remove it first", path)
+		}
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write(append(b, '\n'))
+	return err
+}
+
+type createFlags struct {
+	Bundle        string `short:"b" help:"Bundle directory (holds config.json)." default:"." placeholder:"DIR"`
+	ConsoleSocket string `help:"Unix socket that receives the pty master (process.terminal)." placeholder:"PATH"`
+	PidFile       string `help:"Write the init's pid to this file." placeholder:"FILE"`
+	NoPivot       bool   `help:"Use MS_MOVE and chroot instead of pivot_root (for ramfs roots)."`
+	NoNewKeyring  bool   `help:"Keep the caller's session keyring."`
+	PreserveFds   int    `help:"Pass this many extra descriptors (from 3) into the container." placeholder:"N"`
+}
+
+func (f *createFlags) options(id string) container.CreateOptions {
+	return container.CreateOptions{ID: id, Bundle: f.Bundle, ConsoleSocket: f.ConsoleSocket,
+		PidFile: f.PidFile, NoPivot: f.NoPivot, NoNewKeyring: f.NoNewKeyring, PreserveFDs: f.PreserveFds}
+}
+
+type createCmd struct {
+	createFlags
+	ID string `arg:"" help:"Container id."`
+}
+
+func (x *createCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.Create(g, x.options(x.ID))
+}
+
+type runCmd struct {
+	createFlags
+	Detach      bool   `short:"d" help:"Return once the container runs."`
+	Keep        bool   `help:"Keep the container's state after it exits."`
+	NoSubreaper bool   `hidden:"" help:"Accepted for runc compatibility; gtu never becomes a subreaper."`
+	ID          string `arg:"" help:"Container id."`
+}
+
+func (x *runCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	code, err := container.Run(g, container.RunOptions{CreateOptions: x.options(x.ID), Detach: x.Detach, Keep: x.Keep})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
+}
+
+type idArg struct {
+	ID string `arg:"" help:"Container id."`
+}
+
+type startCmd struct{ idArg }
+
+func (x *startCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.Start(g, x.ID)
+}
+
+type stateCmd struct{ idArg }
+
+func (x *stateCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.State(g, x.ID, os.Stdout)
+}
+
+type listCmd struct {
+	Format string `short:"f" help:"table or json." enum:"table,json" default:"table"`
+	Quiet  bool   `short:"q" help:"Print only the ids."`
+}
+
+func (x *listCmd) Run(c *CLI) error {
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.List(g, x.Format, x.Quiet, os.Stdout)
+}
+
+type killCmd struct {
+	All    bool   `short:"a" help:"Signal every process of the container."`
+	ID     string `arg:"" help:"Container id."`
+	Signal string `arg:"" optional:"" default:"TERM" help:"Signal name or number (default TERM)."`
+}
+
+func (x *killCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	sig, err := container.ParseSignal(x.Signal)
+	if err != nil {
+		return err
+	}
+	return container.Kill(g, x.ID, sig, x.All)
+}
+
+type deleteCmd struct {
+	Force bool `short:"f" help:"Kill a running container first."`
+	idArg
+}
+
+func (x *deleteCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.Delete(g, x.ID, x.Force)
+}
+
+type pauseCmd struct{ idArg }
+
+func (x *pauseCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.Pause(g, x.ID)
+}
+
+type resumeCmd struct{ idArg }
+
+func (x *resumeCmd) Run(c *CLI) error {
+	c.target = x.ID
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.Resume(g, x.ID)
+}
+
+type featuresCmd struct{}
+
+func (featuresCmd) Run(c *CLI) error {
+	b, err := json.MarshalIndent(spec.Features(), "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Printf("%s\n", b)
+	return err
+}
+
+func specVersion() string { return specs.Version }
+
+// rootlessMode is the global --rootless flag. runc has it twice: a global
+// string flag and `spec --rootless`, a bool. kong cannot declare one name at
+// two levels, so this one flag serves both: bare it means "true", with
+// "=VALUE" it takes true, false or auto.
+type rootlessMode string
+
+func (r *rootlessMode) Decode(ctx *kong.DecodeContext) error {
+	if ctx.Scan.Peek().Type != kong.FlagValueToken {
+		*r = "true"
+		return nil
+	}
+	var v string
+	if err := ctx.Scan.PopValueInto("rootless", &v); err != nil {
+		return err
+	}
+	switch v {
+	case "true", "false", "auto":
+		*r = rootlessMode(v)
+		return nil
+	}
+	return fmt.Errorf("--rootless=%s: want true, false or auto", v)
+}
+
+// IsBool lets the flag stand alone.
+func (rootlessMode) IsBool() bool { return true }

@@ -1,0 +1,116 @@
+// Command gtu is Gophertainer's runc-compatible OCI runtime. This package
+// only declares flags and calls one function per verb (STYLE.md rule 1).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/gophertainer/gtu/runtime/initproc"
+	"github.com/gophertainer/gtu/runtime/protocol"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// init dispatches the hidden init stage before anything else runs: the
+// container's first process is this binary re-executed as `gtu init`, and
+// capabilities, credentials and no_new_privs are per thread, so the main
+// goroutine is locked to its thread from the first moment and never lets go.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == protocol.InitArg && os.Getenv(protocol.EnvSyncFD) != "" {
+		goruntime.LockOSThread()
+		initproc.Run()
+	}
+}
+
+func main() {
+	var cli CLI
+	parser := kong.Must(&cli,
+		kong.Name("gtu"),
+		kong.Description("Gophertainer: a rootless-first, runc-compatible OCI container runtime."),
+		kong.UsageOnError(),
+		kong.Vars{"version": fmt.Sprintf("gtu version %s\nspec: %s\ngo: %s", version, specVersion(), goruntime.Version())},
+		kong.Exit(func(code int) { os.Exit(code) }),
+	)
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gtu: %v\n", err)
+		os.Exit(2)
+	}
+	closeLog, err := cli.setupLogging()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gtu: %v\n", err)
+		os.Exit(1)
+	}
+	err = kctx.Run(&cli)
+	code := 0
+	var ec exitCode
+	if errors.As(err, &ec) {
+		code, err = int(ec), nil
+	}
+	if err != nil {
+		msg := fmt.Sprintf("%s: %v", strings.TrimSpace(kctx.Command()+" "+cli.target), err)
+		msg = strings.ReplaceAll(msg, " <id>", "")
+		// One line on stderr; with --log, or JSON logging, the log has it
+		// too, where conmon and containerd's shim look for it.
+		if cli.Log != "" || cli.LogFormat == "json" {
+			slog.Error(msg)
+		}
+		if cli.Log != "" || cli.LogFormat != "json" {
+			fmt.Fprintf(os.Stderr, "gtu: %s\n", msg)
+		}
+		code = 1
+	}
+	closeLog()
+	os.Exit(code)
+}
+
+// exitCode is a verb's request to exit with a given status and no message
+// (run passes the container's status through).
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// setupLogging installs the slog handler chosen by --log, --log-format and
+// --debug. JSON levels are lower-case, as runc's logrus writes them and as
+// conmon and containerd's shim parse them.
+func (c *CLI) setupLogging() (func(), error) {
+	var out io.Writer = os.Stderr
+	closeFn := func() {}
+	if c.Log != "" {
+		f, err := os.OpenFile(c.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("--log %s: %w", c.Log, err)
+		}
+		out = f
+		closeFn = func() { f.Close() }
+	}
+	level := slog.LevelWarn
+	if c.Debug {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.LevelKey && len(groups) == 0 {
+			return slog.String(slog.LevelKey, strings.ToLower(a.Value.String()))
+		}
+		return a
+	}}
+	var h slog.Handler
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(out, opts)
+	} else {
+		h = slog.NewTextHandler(out, opts)
+	}
+	logger := slog.New(h)
+	slog.SetDefault(logger)
+	c.global.Log = logger
+	return closeFn, nil
+}

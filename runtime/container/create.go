@@ -1,0 +1,411 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/cgroupdelegate"
+	"github.com/gophertainer/gtu/runtime/internal/console"
+	"github.com/gophertainer/gtu/runtime/internal/exeseal"
+	"github.com/gophertainer/gtu/runtime/protocol"
+	"github.com/gophertainer/gtu/runtime/spec"
+	"github.com/gophertainer/gtu/runtime/state"
+)
+
+// CreateOptions are create's flags (and run's).
+type CreateOptions struct {
+	ID            string
+	Bundle        string // default: the current directory
+	ConsoleSocket string
+	PidFile       string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+}
+
+// Create sets up container o.ID and leaves its init waiting for Start.
+func Create(g Global, o CreateOptions) error {
+	l, err := launch(g, o, false)
+	if err != nil {
+		return err
+	}
+	l.release()
+	return nil
+}
+
+// launched is a container whose init stage reported Ready.
+type launched struct {
+	h      *handle
+	cmd    *exec.Cmd
+	plan   *spec.Plan
+	master *os.File // our end of the internal console socket (foreground run -t)
+}
+
+// release lets go of everything the parent held; the init keeps running.
+func (l *launched) release() {
+	if l.master != nil {
+		l.master.Close()
+	}
+	if l.cmd.Process != nil {
+		_ = l.cmd.Process.Release()
+	}
+	l.h.close()
+}
+
+// launch is create: validate and plan first (nothing on disk yet), then
+// make the state directory and start the init stage. On any failure it
+// removes what it made: process, cgroup, state directory.
+func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
+	if err := state.ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	if o.PreserveFDs < 0 {
+		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", o.PreserveFDs)
+	}
+	bundle, err := filepath.Abs(orDot(o.Bundle))
+	if err != nil {
+		return nil, fmt.Errorf("--bundle %s: %w", o.Bundle, err)
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	bounding, err := boundingCaps(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := spec.Build(s, spec.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot,
+		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding})
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	if plan.Process.Terminal && o.ConsoleSocket == "" && !foreground {
+		return nil, errors.New("process.terminal is true but no --console-socket was given (needed when gtu does not stay in the foreground)")
+	}
+	if !plan.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("--console-socket given but process.terminal is false")
+	}
+	cg, err := cgroupdelegate.New(cgroupConfig(o.ID, s, g.SystemdCgroup))
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	dir, err := g.store().Create(o.ID)
+	if err != nil {
+		return nil, err
+	}
+	h := &handle{dir: dir, cg: cg}
+	if err := dir.Lock(); err != nil {
+		_ = dir.Remove()
+		return nil, err
+	}
+	l := &launched{h: h, plan: plan}
+	if err := l.start(g, o, s, foreground); err != nil {
+		l.destroy(g.logger())
+		return nil, err
+	}
+	return l, nil
+}
+
+// destroy undoes a failed launch.
+func (l *launched) destroy(log *slog.Logger) {
+	if l.cmd != nil && l.cmd.Process != nil {
+		_ = l.cmd.Process.Kill()
+		_ = l.cmd.Wait()
+	}
+	if l.master != nil {
+		l.master.Close()
+	}
+	if err := l.h.cg.Destroy(); err != nil {
+		log.Warn("failed create: cgroup not removed", "err", err)
+	}
+	if err := l.h.dir.Remove(); err != nil {
+		log.Warn("failed create: state directory not removed", "err", err)
+	}
+	l.h.close()
+}
+
+// start runs the init stage through the handshake and saves the state.
+func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bool) error {
+	p, dir := l.plan, l.h.dir
+	if err := unix.Mkfifo(dir.FifoPath(), 0o600); err != nil {
+		return fmt.Errorf("create exec fifo %s: %w", dir.FifoPath(), err)
+	}
+	fifo, err := os.OpenFile(dir.FifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+	syncParent, syncChild, err := socketpair("sync")
+	if err != nil {
+		return err
+	}
+	defer syncParent.Close()
+	defer syncChild.Close()
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("log pipe: %w", err)
+	}
+	defer logR.Close()
+	defer logW.Close()
+
+	extra := make([]*os.File, 0, o.PreserveFDs+4)
+	for i := 0; i < o.PreserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	env := []string{}
+	add := func(name string, f *os.File) {
+		env = append(env, fmt.Sprintf("%s=%d", name, 3+len(extra)))
+		extra = append(extra, f)
+	}
+	add(protocol.EnvSyncFD, syncChild)
+	add(protocol.EnvLogFD, logW)
+	add(protocol.EnvFifoFD, fifo)
+	env = append(env, fmt.Sprintf("%s=%d", protocol.EnvPreserve, o.PreserveFDs))
+	if p.Process.Terminal {
+		csock, err := l.consoleSocket(o.ConsoleSocket)
+		if err != nil {
+			return err
+		}
+		defer csock.Close()
+		add(protocol.EnvConsoleFD, csock)
+	}
+
+	exe, err := exeseal.Open()
+	if err != nil {
+		return fmt.Errorf("seal the gtu binary: %w", err)
+	}
+	path := "/proc/self/exe"
+	if exe != nil {
+		defer exe.Close()
+		// The child execs /proc/self/fd/N from its own fd table, after Go
+		// has dup2'ed ExtraFiles onto 3..; keep N clear of those slots.
+		hi, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 64+len(extra))
+		if err != nil {
+			return fmt.Errorf("seal the gtu binary: %w", err)
+		}
+		sealed := os.NewFile(uintptr(hi), "gtu-sealed")
+		defer sealed.Close()
+		path = fmt.Sprintf("/proc/self/fd/%d", hi)
+	}
+	l.cmd = &exec.Cmd{
+		Path:       path,
+		Args:       []string{"gtu", protocol.InitArg},
+		Env:        env,
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 p.CloneFlags,
+			UidMappings:                idMaps(p.UIDMappings),
+			GidMappings:                idMaps(p.GIDMappings),
+			GidMappingsEnableSetgroups: true,
+		},
+	}
+	if p.CloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Become the namespace's root once Go has written the maps, or the
+		// child would exec as the overflow uid without capabilities.
+		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
+	if err := l.cmd.Start(); err != nil {
+		return fmt.Errorf("start the init stage: %w", err)
+	}
+	syncChild.Close()
+	logW.Close()
+	go forwardLogs(logR, g.logger())
+
+	pid := l.cmd.Process.Pid
+	if err := l.h.cg.Apply(pid); err != nil {
+		return fmt.Errorf("linux.cgroupsPath %q: %w", s.Linux.CgroupsPath, err)
+	}
+	// Plan.CgroupPaths stays empty: the init stage reads its own
+	// /proc/self/cgroup, where Apply has just placed it.
+	conn := protocol.NewConn(syncParent, protocol.Parent)
+	if err := conn.Send(&protocol.Message{Kind: protocol.KindBootstrap, Plan: p, LogLevel: logLevel(g.logger())}); err != nil {
+		return err
+	}
+	if _, err := conn.Recv(); err != nil {
+		return err
+	}
+	start, err := state.StartTime(procRoot, pid)
+	if err != nil {
+		return fmt.Errorf("init pid %d: %w", pid, err)
+	}
+	raw, err := l.h.cg.Save()
+	if err != nil {
+		return err
+	}
+	l.h.st = &state.State{
+		OCIVersion:  s.Version,
+		ID:          o.ID,
+		Pid:         pid,
+		PidStart:    start,
+		Bundle:      p.Bundle,
+		Rootfs:      p.Rootfs,
+		Annotations: s.Annotations,
+		Created:     time.Now().UTC(),
+		Owner:       owner(),
+		CgroupPaths: l.h.cg.Paths(),
+		Cgroup:      raw,
+		OwnPidNS:    p.CloneFlags&unix.CLONE_NEWPID != 0,
+		Systemd:     g.SystemdCgroup,
+	}
+	if err := l.h.dir.Save(l.h.st); err != nil {
+		return err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// consoleSocket connects to --console-socket, or, for a foreground run,
+// makes an internal socket pair and keeps one end to receive the master.
+func (l *launched) consoleSocket(path string) (*os.File, error) {
+	if path != "" {
+		f, err := console.Connect(path)
+		if err != nil {
+			return nil, fmt.Errorf("--console-socket %s: %w", path, err)
+		}
+		return f, nil
+	}
+	ours, theirs, err := socketpair("console")
+	if err != nil {
+		return nil, err
+	}
+	l.master = ours
+	return theirs, nil
+}
+
+func cgroupConfig(id string, s *specs.Spec, systemd bool) cgroupdelegate.Config {
+	c := cgroupdelegate.Config{ID: id, Systemd: systemd}
+	if s.Linux != nil {
+		c.Path = s.Linux.CgroupsPath
+		c.Resources = s.Linux.Resources
+		c.Devices = s.Linux.Devices
+	}
+	return c
+}
+
+func socketpair(name string) (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s socketpair: %w", name, err)
+	}
+	return os.NewFile(uintptr(fds[0]), name), os.NewFile(uintptr(fds[1]), name), nil
+}
+
+func idMaps(m []spec.IDMap) []syscall.SysProcIDMap {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, x := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+	}
+	return out
+}
+
+// writePidFile writes the pid atomically, as conmon and containerd read it
+// as soon as create returns.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	return nil
+}
+
+// boundingCaps is gtu's own bounding set: what it could grant at all.
+func boundingCaps(proc string) ([]int, error) {
+	f, err := os.Open(filepath.Join(proc, "self/status"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapBnd:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s/self/status: CapBnd: %w", proc, err)
+			}
+			var caps []int
+			for i := 0; i < 64; i++ {
+				if mask&(1<<i) != 0 {
+					caps = append(caps, i)
+				}
+			}
+			return caps, nil
+		}
+	}
+	return nil, fmt.Errorf("%s/self/status: no CapBnd line", proc)
+}
+
+// forwardLogs re-emits the init stage's JSON log lines through our logger.
+func forwardLogs(r *os.File, log *slog.Logger) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			log.Info(sc.Text(), "from", "init")
+			continue
+		}
+		msg, _ := rec["msg"].(string)
+		var lvl slog.Level
+		if s, ok := rec["level"].(string); ok {
+			_ = lvl.UnmarshalText([]byte(s))
+		}
+		attrs := []any{"from", "init"}
+		for k, v := range rec {
+			if k != "msg" && k != "level" && k != "time" {
+				attrs = append(attrs, k, v)
+			}
+		}
+		log.Log(context.Background(), lvl, msg, attrs...)
+	}
+}
+
+func logLevel(log *slog.Logger) int {
+	for _, l := range []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
+		if log.Enabled(context.Background(), l) {
+			return int(l)
+		}
+	}
+	return int(slog.LevelError)
+}
+
+func owner() string {
+	return strconv.Itoa(os.Geteuid())
+}
+
+func orDot(s string) string {
+	if s == "" {
+		return "."
+	}
+	return s
+}

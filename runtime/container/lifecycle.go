@@ -1,0 +1,173 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/runtime/state"
+)
+
+// Start lets a created container's init exec the user's process.
+func Start(g Global, id string) error {
+	h, err := open(g, id, true)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	return h.start()
+}
+
+func (h *handle) start() error {
+	switch st := h.status(); st {
+	case Created:
+	case Stopped:
+		return fmt.Errorf("%w: cannot start a container that has stopped", ErrWrongStatus)
+	default:
+		return fmt.Errorf("%w: cannot start an already %s container", ErrWrongStatus, st)
+	}
+	fifo := h.dir.FifoPath()
+	// Non-blocking open: the init is blocked opening the writing end and is
+	// released by this open; if it died meanwhile, a blocking open would hang.
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo %s: %w", fifo, err)
+	}
+	defer unix.Close(fd)
+	pidfd, err := unix.PidfdOpen(h.st.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("container init (pid %d) is gone: %w", h.st.Pid, err)
+	}
+	defer unix.Close(pidfd)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("wait for the container init: %w", err)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(fd, b[:]); n == 1 {
+				break
+			}
+		}
+		if fds[1].Revents != 0 || fds[0].Revents&unix.POLLHUP != 0 {
+			return fmt.Errorf("container init (pid %d) exited before start; see its stderr", h.st.Pid)
+		}
+	}
+	if err := os.Remove(fifo); err != nil {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all (or without a
+// private pid namespace, where killing init does not end the rest) to every
+// process in its cgroup.
+func Kill(g Global, id string, sig unix.Signal, all bool) error {
+	h, err := open(g, id, false)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	if h.status() == Stopped {
+		return ErrNotRunning
+	}
+	return h.kill(sig, all)
+}
+
+func (h *handle) kill(sig unix.Signal, all bool) error {
+	if all || !h.st.OwnPidNS {
+		cg, err := h.cgroup()
+		if err != nil {
+			return err
+		}
+		if err := cg.Signal(sig); err != nil {
+			return err
+		}
+	}
+	return h.signalInit(sig)
+}
+
+// Delete removes a container: a stopped or created one always, a running
+// or paused one only with force (after SIGKILL to all its processes).
+// Deleting a container that does not exist is not an error with force.
+func Delete(g Global, id string, force bool) error {
+	h, err := open(g, id, true)
+	if err != nil {
+		if force && errors.Is(err, state.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer h.close()
+	st := h.status()
+	if (st == Running || st == Paused) && !force {
+		return fmt.Errorf("%w: cannot delete container %s that is not stopped: %s (use --force)", ErrWrongStatus, id, st)
+	}
+	return h.destroy(st)
+}
+
+// destroy kills what is left and removes the cgroup and the state.
+func (h *handle) destroy(st Status) error {
+	if st != Stopped {
+		if err := h.kill(unix.SIGKILL, true); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		if st == Paused {
+			if cg, err := h.cgroup(); err == nil {
+				_ = cg.Thaw()
+			}
+		}
+		if err := waitGone(h.st.Pid, h.st.PidStart, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	cg, err := h.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return h.dir.Remove()
+}
+
+// Pause freezes every process of a running container.
+func Pause(g Global, id string) error {
+	return freeze(g, id, true)
+}
+
+// Resume thaws a paused container.
+func Resume(g Global, id string) error {
+	return freeze(g, id, false)
+}
+
+func freeze(g Global, id string, pause bool) error {
+	h, err := open(g, id, true)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	st := h.status()
+	want, verb := Running, "pause"
+	if !pause {
+		want, verb = Paused, "resume"
+	}
+	if st != want {
+		return fmt.Errorf("%w: cannot %s a %s container", ErrWrongStatus, verb, st)
+	}
+	cg, err := h.cgroup()
+	if err != nil {
+		return err
+	}
+	if pause {
+		return cg.Freeze()
+	}
+	return cg.Thaw()
+}

@@ -1,0 +1,117 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/runtime/internal/console"
+)
+
+// RunOptions are run's own flags on top of create's.
+type RunOptions struct {
+	CreateOptions
+	Detach bool
+	Keep   bool // keep the state after the container exits
+}
+
+// Run creates and starts a container. With Detach it returns once the
+// container runs; otherwise it stays in the foreground, proxies the
+// terminal or passes stdio through, forwards signals, and returns the
+// container's exit code (128+N when signal N killed it).
+func Run(g Global, o RunOptions) (int, error) {
+	l, err := launch(g, o.CreateOptions, !o.Detach)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.h.start(); err != nil {
+		l.destroy(g.logger())
+		return 0, err
+	}
+	if o.Detach {
+		l.release()
+		return 0, nil
+	}
+	// Other gtu calls (state, kill, pause) must be able to lock the
+	// container while it runs in the foreground.
+	l.h.close()
+	code, err := l.wait()
+	if o.Keep {
+		return code, err
+	}
+	if derr := Delete(g, o.ID, true); derr != nil && err == nil {
+		err = fmt.Errorf("after exit: %w", derr)
+	}
+	return code, err
+}
+
+// wait proxies the terminal, forwards signals to the init, and reaps it.
+func (l *launched) wait() (int, error) {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	if l.master != nil {
+		ptm, err := console.RecvFd(l.master)
+		l.master.Close()
+		l.master = nil
+		if err != nil {
+			_ = l.cmd.Process.Kill()
+			_ = l.cmd.Wait()
+			return 0, fmt.Errorf("receive the container's pty: %w", err)
+		}
+		defer ptm.Close()
+		restore, err := console.Proxy(ptm, os.Stdin, os.Stdout)
+		if err != nil {
+			_ = l.cmd.Process.Kill()
+			_ = l.cmd.Wait()
+			return 0, err
+		}
+		defer restore()
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.cmd.Wait() }()
+	for {
+		select {
+		case s := <-sigs:
+			sig, ok := s.(syscall.Signal)
+			if !ok || !forwarded(sig) {
+				continue
+			}
+			_ = l.cmd.Process.Signal(sig)
+		case err := <-done:
+			return exitCode(l.cmd.ProcessState, err)
+		}
+	}
+}
+
+// forwarded says which signals gtu run passes on to the container:
+// everything but those the Go runtime or the terminal proxy use.
+func forwarded(s syscall.Signal) bool {
+	switch s {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGPIPE:
+		return false
+	}
+	return true
+}
+
+func exitCode(ps *os.ProcessState, err error) (int, error) {
+	if ps == nil {
+		return 0, fmt.Errorf("wait for the container: %w", err)
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ps.ExitCode(), nil
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	var ee *os.SyscallError
+	if errors.As(err, &ee) {
+		return 0, err
+	}
+	return ws.ExitStatus(), nil
+}

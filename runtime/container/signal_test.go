@@ -1,0 +1,51 @@
+package container
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseSignal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want unix.Signal
+		ok   bool
+	}{
+		{"TERM", unix.SIGTERM, true},
+		{"SIGTERM", unix.SIGTERM, true},
+		{"kill", unix.SIGKILL, true},
+		{"9", unix.SIGKILL, true},
+		{"15", unix.SIGTERM, true},
+		{"sigusr1", unix.SIGUSR1, true},
+		{"RTMIN", 34, true},
+		{"SIGRTMIN+3", 37, true},
+		{"RTMAX-1", 63, true},
+		{"RTMAX+1", 0, false},
+		{"RTMINx", 0, false},
+		{"0", 0, false},
+		{"65", 0, false},
+		{"-1", 0, false},
+		{"FOO", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseSignal(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseSignal(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestForwarded(t *testing.T) {
+	for _, s := range []unix.Signal{unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGPIPE} {
+		if forwarded(s) {
+			t.Errorf("%v must not be forwarded", s)
+		}
+	}
+	for _, s := range []unix.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGQUIT} {
+		if !forwarded(s) {
+			t.Errorf("%v must be forwarded", s)
+		}
+	}
+}

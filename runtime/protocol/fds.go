@@ -1,0 +1,15 @@
+package protocol
+
+// The init stage finds its inherited descriptors through these environment
+// variables, each holding a file descriptor number. Descriptors 3..3+N-1 are
+// reserved for --preserve-fds, so ours come after them.
+const (
+	EnvSyncFD    = "_GTU_SYNC_FD"    // the sync socket (this protocol)
+	EnvLogFD     = "_GTU_LOG_FD"     // write end of the log pipe: JSON lines
+	EnvFifoFD    = "_GTU_FIFO_FD"    // O_PATH descriptor of exec.fifo
+	EnvConsoleFD = "_GTU_CONSOLE_FD" // --console-socket connection (terminal only)
+	EnvPreserve  = "_GTU_PRESERVE_FDS"
+)
+
+// InitArg is argv[1] of the re-executed binary that selects the init stage.
+const InitArg = "init"

@@ -1,0 +1,117 @@
+package protocol
+
+import (
+	"errors"
+	"net"
+	"testing"
+
+	"github.com/gophertainer/gtu/runtime/spec"
+)
+
+func TestSequence(t *testing.T) {
+	type step struct {
+		from Role
+		kind Kind
+		ok   bool
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		done  bool
+	}{
+		{"happy", []step{{Parent, KindBootstrap, true}, {Child, KindReady, true}}, true},
+		{"child fails after bootstrap", []step{{Parent, KindBootstrap, true}, {Child, KindError, true}}, true},
+		{"child fails first", []step{{Child, KindError, true}}, true},
+		{"ready before bootstrap", []step{{Child, KindReady, false}}, false},
+		{"child sends bootstrap", []step{{Child, KindBootstrap, false}}, false},
+		{"parent sends ready", []step{{Parent, KindBootstrap, true}, {Parent, KindReady, false}}, false},
+		{"two bootstraps", []step{{Parent, KindBootstrap, true}, {Parent, KindBootstrap, false}}, false},
+		{"after done", []step{{Parent, KindBootstrap, true}, {Child, KindReady, true}, {Child, KindError, false}}, true},
+		{"unknown kind", []step{{Parent, Kind("hello"), false}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Sequence
+			for i, st := range tt.steps {
+				err := s.Next(st.from, st.kind)
+				if (err == nil) != st.ok {
+					t.Fatalf("step %d (%s %s): err=%v, want ok=%v", i, st.from, st.kind, err, st.ok)
+				}
+				if err != nil && !errors.Is(err, ErrOrder) {
+					t.Fatalf("step %d: error %v is not ErrOrder", i, err)
+				}
+			}
+			if s.Done() != tt.done {
+				t.Fatalf("Done()=%v, want %v", s.Done(), tt.done)
+			}
+		})
+	}
+}
+
+func TestConnRoundTrip(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	parent, child := NewConn(a, Parent), NewConn(b, Child)
+	plan := &spec.Plan{ID: "c1", Process: spec.Process{Args: []string{"true"}}}
+	errc := make(chan error, 1)
+	go func() { errc <- parent.Send(&Message{Kind: KindBootstrap, Plan: plan, LogLevel: -4}) }()
+	m, err := child.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if m.Plan == nil || m.Plan.ID != "c1" || m.Plan.Process.Args[0] != "true" || m.LogLevel != -4 {
+		t.Fatalf("bad bootstrap: %+v", m)
+	}
+	go func() { errc <- child.Send(&Message{Kind: KindError, Error: "mounts[1] /proc: boom"}) }()
+	_, err = parent.Recv()
+	var ce *ChildError
+	if !errors.As(err, &ce) || ce.Msg != "mounts[1] /proc: boom" || ce.Error() != ce.Msg {
+		t.Fatalf("want ChildError, got %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// Sending out of turn is refused locally without writing.
+	if err := child.Send(&Message{Kind: KindReady}); !errors.Is(err, ErrOrder) {
+		t.Fatalf("want ErrOrder, got %v", err)
+	}
+}
+
+func TestRecvPeerGone(t *testing.T) {
+	a, b := net.Pipe()
+	parent := NewConn(a, Parent)
+	b.Close()
+	if _, err := parent.Recv(); !errors.Is(err, ErrPeerGone) {
+		t.Fatalf("want ErrPeerGone, got %v", err)
+	}
+	a.Close()
+}
+
+func TestRecvOutOfOrder(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	parent := NewConn(a, Parent)
+	go func() { _, _ = b.Write([]byte(`{"kind":"bootstrap"}` + "\n")) }()
+	if _, err := parent.Recv(); !errors.Is(err, ErrOrder) {
+		t.Fatalf("want ErrOrder, got %v", err)
+	}
+}
+
+func TestRecvGarbage(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	child := NewConn(a, Child)
+	go func() { _, _ = b.Write([]byte("{not json\n")) }()
+	if _, err := child.Recv(); err == nil || errors.Is(err, ErrPeerGone) {
+		t.Fatalf("want decode error, got %v", err)
+	}
+	if Parent.String() != "parent" || Child.String() != "child" {
+		t.Fatal("role names")
+	}
+}

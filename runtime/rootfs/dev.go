@@ -1,0 +1,213 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/runtime/spec"
+)
+
+// defaultDevices are the nodes every container's /dev gets (runtime-spec,
+// "Default Devices"); /dev/console and /dev/ptmx are handled on their own.
+var defaultDevices = []spec.Device{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3, FileMode: 0o666},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5, FileMode: 0o666},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: 0o666},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8, FileMode: 0o666},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9, FileMode: 0o666},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, FileMode: 0o666},
+}
+
+// mergeDevices returns base with extra applied: an extra device at the same
+// (clean) path replaces the base one in place, others are appended in order.
+func mergeDevices(base, extra []spec.Device) []spec.Device {
+	out := make([]spec.Device, 0, len(base)+len(extra))
+	at := map[string]int{}
+	for _, list := range [][]spec.Device{base, extra} {
+		for _, d := range list {
+			d.Path = filepath.Clean("/" + d.Path)
+			if i, ok := at[d.Path]; ok {
+				out[i] = d
+				continue
+			}
+			at[d.Path] = len(out)
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// deviceMode returns the mknod(2) mode (file type and permission bits).
+func deviceMode(d spec.Device) (uint32, error) {
+	var t uint32
+	switch d.Type {
+	case "c", "u":
+		t = unix.S_IFCHR
+	case "b":
+		t = unix.S_IFBLK
+	case "p":
+		t = unix.S_IFIFO
+	default:
+		return 0, fmt.Errorf("%w %q", ErrDeviceType, d.Type)
+	}
+	return t | d.FileMode&0o7777, nil
+}
+
+// needsDevSetup reports whether Prepare populates /dev: like runc, unless
+// /dev is a bind mount (the caller then provides its content).
+func needsDevSetup(mounts []spec.Mount) bool {
+	for _, m := range mounts {
+		if cleanDest(m.Destination) == "/dev" && m.IsBind() {
+			return false
+		}
+	}
+	return true
+}
+
+// hasMountAt reports whether some mount targets dest.
+func hasMountAt(mounts []spec.Mount, dest string) bool {
+	for _, m := range mounts {
+		if cleanDest(m.Destination) == dest {
+			return true
+		}
+	}
+	return false
+}
+
+// createDevices makes each device node inside root. mknod(2) needs
+// CAP_MKNOD in the initial user namespace; when it fails with EPERM (a user
+// namespace) this and every following node is a bind mount of the host's
+// node onto an empty file instead, and keeps the host's owner and mode.
+func createDevices(root *os.File, devs []spec.Device) error {
+	// The exact modes are wanted, not the caller's umask applied to them.
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	bind := false
+	for _, d := range devs {
+		if err := createDevice(root, d, &bind); err != nil {
+			return fmt.Errorf("device %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+func createDevice(root *os.File, d spec.Device, bind *bool) error {
+	mode, err := deviceMode(d)
+	if err != nil {
+		return err
+	}
+	parent, err := mkdirIn(root, filepath.Dir(d.Path))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	base := filepath.Base(d.Path)
+	if !*bind {
+		dev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
+		err := unix.Mknodat(int(parent.Fd()), base, mode, dev)
+		switch {
+		case err == nil:
+			if err := unix.Fchownat(int(parent.Fd()), base, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("chown %d:%d: %w", d.UID, d.GID, err)
+			}
+			return nil
+		case errors.Is(err, unix.EEXIST):
+			return nil
+		case errors.Is(err, unix.EPERM):
+			*bind = true
+		default:
+			return fmt.Errorf("mknod %d:%d: %w", d.Major, d.Minor, err)
+		}
+	}
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.EEXIST) {
+		return nil // as with mknod: an earlier entry or the image made it
+	} else if err != nil {
+		return fmt.Errorf("create bind target: %w", err)
+	}
+	_ = unix.Close(fd)
+	target, err := openAt(parent, base, d.Path, 0)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Mount(d.Path, procfd(target), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind host node %s: %w", d.Path, err)
+	}
+	return nil
+}
+
+// devSymlinks adds the conventional /dev links; /dev/core only where the
+// kernel has /proc/kcore (CONFIG_PROC_KCORE), /dev/ptmx only over a devpts
+// instance mounted at /dev/pts (newinstance makes the host's ptmx useless).
+func devSymlinks(root *os.File, ptmx bool) error {
+	dev, err := openIn(root, "/dev")
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	links := [][2]string{
+		{"fd", "/proc/self/fd"},
+		{"stdin", "/proc/self/fd/0"},
+		{"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"},
+	}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"core", "/proc/kcore"})
+	}
+	if ptmx {
+		if err := unix.Unlinkat(int(dev.Fd()), "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("remove /dev/ptmx: %w", err)
+		}
+		links = append(links, [2]string{"ptmx", "pts/ptmx"})
+	}
+	for _, l := range links {
+		if err := unix.Symlinkat(l[1], int(dev.Fd()), l[0]); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("symlink /dev/%s -> %s: %w", l[0], l[1], err)
+		}
+	}
+	return nil
+}
+
+// BindConsole bind-mounts the pty slave at slavePath (e.g. /dev/pts/3) onto
+// /dev/console, an empty file of mode 0666 created for it. It runs after
+// Prepare, inside the container's root.
+func BindConsole(slavePath string) error {
+	if err := requireProcfs(); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	root, err := openRoot("/")
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	defer root.Close()
+	dev, err := mkdirIn(root, "/dev")
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	defer dev.Close()
+	// Whatever the image left at /dev/console (a node, a symlink) goes.
+	if err := unix.Unlinkat(int(dev.Fd()), "console", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("/dev/console: remove: %w", err)
+	}
+	old := unix.Umask(0)
+	fd, err := unix.Openat(int(dev.Fd()), "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o666)
+	unix.Umask(old)
+	if err != nil {
+		return fmt.Errorf("/dev/console: create: %w", err)
+	}
+	_ = unix.Close(fd)
+	target, err := openAt(dev, "console", "/dev/console", 0)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Mount(slavePath, procfd(target), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("/dev/console: bind %s: %w", slavePath, err)
+	}
+	return nil
+}

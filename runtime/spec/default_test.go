@@ -1,0 +1,76 @@
+package spec
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestDefault(t *testing.T) {
+	for _, rootless := range []bool{false, true} {
+		s := Default(rootless)
+		if s.Version != specs.Version || s.Root.Path != "rootfs" || !s.Root.Readonly || s.Hostname != "gtu" {
+			t.Errorf("rootless=%v: version %q root %+v hostname %q", rootless, s.Version, s.Root, s.Hostname)
+		}
+		if s.Linux.Seccomp != nil || s.Hooks != nil {
+			t.Errorf("rootless=%v: seccomp or hooks set", rootless)
+		}
+		var types []specs.LinuxNamespaceType
+		for _, ns := range s.Linux.Namespaces {
+			types = append(types, ns.Type)
+		}
+		var dests []string
+		for _, m := range s.Mounts {
+			dests = append(dests, m.Destination)
+		}
+		wantDests := []string{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"}
+		wantTypes := []specs.LinuxNamespaceType{"pid", "network", "ipc", "uts", "mount", "cgroup"}
+		if rootless {
+			wantDests = wantDests[:6]
+			wantTypes = []specs.LinuxNamespaceType{"pid", "ipc", "uts", "mount", "cgroup", "user"}
+			if s.Linux.Resources != nil {
+				t.Error("rootless default has cgroup resources")
+			}
+			if want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getuid()), Size: 1}}; !reflect.DeepEqual(s.Linux.UIDMappings, want) {
+				t.Errorf("uidMappings = %v", s.Linux.UIDMappings)
+			}
+			if slices.Contains(s.Mounts[2].Options, "gid=5") {
+				t.Error("rootless devpts has gid=5")
+			}
+		}
+		if !slices.Equal(types, wantTypes) {
+			t.Errorf("rootless=%v: namespaces %v, want %v", rootless, types, wantTypes)
+		}
+		if !slices.Equal(dests, wantDests) {
+			t.Errorf("rootless=%v: mounts %v, want %v", rootless, dests, wantDests)
+		}
+
+		// What `gtu spec` writes must load back unchanged.
+		bundle := t.TempDir()
+		data, err := json.MarshalIndent(s, "", "\t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, s) {
+			t.Errorf("rootless=%v: Load(Default) differs", rootless)
+		}
+	}
+	// Each call returns a fresh spec: callers edit it.
+	a, b := Default(false), Default(false)
+	a.Process.Capabilities.Effective[0] = "CAP_CHOWN"
+	if b.Process.Capabilities.Effective[0] != "CAP_AUDIT_WRITE" || a.Process.Capabilities.Bounding[0] != "CAP_AUDIT_WRITE" {
+		t.Error("Default shares slices")
+	}
+}

@@ -1,0 +1,146 @@
+package spec
+
+// Plan is everything the init stage needs, computed from config.json by pure
+// functions in the parent before any syscall (STYLE.md rule 6). It crosses the
+// process boundary as JSON inside protocol.Bootstrap, so every field is plain
+// data: mount flags are already numbers, capability and rlimit names already
+// resolved. The executor in runtime/initproc only follows it.
+type Plan struct {
+	ID     string `json:"id"`
+	Bundle string `json:"bundle"`
+	// Rootfs is the absolute host path of the container's root filesystem.
+	Rootfs            string  `json:"rootfs"`
+	RootfsReadonly    bool    `json:"rootfsReadonly,omitempty"`
+	RootfsPropagation uintptr `json:"rootfsPropagation,omitempty"`
+	NoPivot           bool    `json:"noPivot,omitempty"`
+	NoNewKeyring      bool    `json:"noNewKeyring,omitempty"`
+
+	// CloneFlags are the namespaces created when the init stage is cloned.
+	CloneFlags uintptr `json:"cloneFlags"`
+	// CgroupNS asks the init stage to unshare(CLONE_NEWCGROUP) itself, after
+	// the parent has placed it in its cgroup: a cgroup namespace created at
+	// clone time would be rooted at the parent's cgroup instead.
+	CgroupNS bool `json:"cgroupNS,omitempty"`
+	// TimeNS asks the init stage to unshare(CLONE_NEWTIME) and write the
+	// offsets; the user process enters the namespace at execve. Offsets can
+	// only be written before a process is in the namespace, so it cannot be a
+	// clone flag.
+	TimeNS      bool         `json:"timeNS,omitempty"`
+	TimeOffsets []TimeOffset `json:"timeOffsets,omitempty"`
+	UserNS      bool         `json:"userNS,omitempty"`
+	UIDMappings []IDMap      `json:"uidMappings,omitempty"`
+	GIDMappings []IDMap      `json:"gidMappings,omitempty"`
+
+	Mounts        []Mount           `json:"mounts,omitempty"`
+	Devices       []Device          `json:"devices,omitempty"`
+	MaskedPaths   []string          `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string          `json:"readonlyPaths,omitempty"`
+	Hostname      string            `json:"hostname,omitempty"`
+	Domainname    string            `json:"domainname,omitempty"`
+	SetHostname   bool              `json:"setHostname,omitempty"`
+	SetDomainname bool              `json:"setDomainname,omitempty"`
+	Sysctls       map[string]string `json:"sysctls,omitempty"`
+
+	// CgroupMountPaths maps each cgroup v1 hierarchy's mount name (e.g.
+	// "memory", "cpu,cpuacct", "systemd", "unified") to the container's
+	// cgroup path inside it, for bind-mounting when there is no cgroup
+	// namespace. Filled by the parent from the cgroup manager.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+
+	Process Process `json:"process"`
+}
+
+// TimeOffset is one line of /proc/PID/timens_offsets.
+type TimeOffset struct {
+	Clock string `json:"clock"` // "monotonic" or "boottime"
+	Secs  int64  `json:"secs"`
+	Nsecs uint32 `json:"nsecs"`
+}
+
+// IDMap is one line of a uid_map or gid_map.
+type IDMap struct {
+	ContainerID uint32 `json:"containerID"`
+	HostID      uint32 `json:"hostID"`
+	Size        uint32 `json:"size"`
+}
+
+// Mount is one entry of config.json's mounts, with options already turned
+// into mount(2) flags.
+type Mount struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Type        string `json:"type"`
+	// Flags are the mount(2) flags of the mount itself (MS_BIND, MS_RDONLY,
+	// MS_NOSUID, MS_REC, ...), without propagation flags.
+	Flags uintptr `json:"flags"`
+	// Propagation flags (MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE,
+	// each possibly with MS_REC), applied one by one after the mount.
+	Propagation []uintptr `json:"propagation,omitempty"`
+	// Data is the comma-separated filesystem-specific options.
+	Data string `json:"data,omitempty"`
+	// AttrSet and AttrClr are MOUNT_ATTR_* bits applied recursively with
+	// mount_setattr(AT_RECURSIVE) after the mount ("rro", "rnosuid", ...).
+	AttrSet uint64 `json:"attrSet,omitempty"`
+	AttrClr uint64 `json:"attrClr,omitempty"`
+}
+
+// IsBind reports whether the mount is a bind mount.
+func (m Mount) IsBind() bool { return m.Flags&msBind != 0 }
+
+// Device is a device node to create in the container's /dev.
+type Device struct {
+	Path  string `json:"path"`
+	Type  string `json:"type"` // "c", "b", "u" or "p"
+	Major int64  `json:"major"`
+	Minor int64  `json:"minor"`
+	// FileMode is the permission bits (0666 when config.json leaves it out).
+	FileMode uint32 `json:"fileMode"`
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+}
+
+// Process is config.json's process, resolved.
+type Process struct {
+	Args     []string `json:"args"`
+	Env      []string `json:"env,omitempty"`
+	Cwd      string   `json:"cwd"`
+	Terminal bool     `json:"terminal,omitempty"`
+	// ConsoleWidth and ConsoleHeight are process.consoleSize, 0 when unset.
+	ConsoleWidth  uint     `json:"consoleWidth,omitempty"`
+	ConsoleHeight uint     `json:"consoleHeight,omitempty"`
+	User          User     `json:"user"`
+	Caps          *Caps    `json:"caps,omitempty"`
+	Rlimits       []Rlimit `json:"rlimits,omitempty"`
+	NoNewPrivs    bool     `json:"noNewPrivs,omitempty"`
+	OOMScoreAdj   *int     `json:"oomScoreAdj,omitempty"`
+}
+
+// User is process.user. Username, when set, is resolved inside the rootfs by
+// the init stage (the container's /etc/passwd is only readable there).
+type User struct {
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additionalGids,omitempty"`
+	Umask          *uint32  `json:"umask,omitempty"`
+	Username       string   `json:"username,omitempty"`
+}
+
+// Caps holds the five capability sets as capability numbers. A nil *Caps in
+// Process means config.json had no capabilities object: every set is empty.
+type Caps struct {
+	Bounding    []int `json:"bounding,omitempty"`
+	Effective   []int `json:"effective,omitempty"`
+	Permitted   []int `json:"permitted,omitempty"`
+	Inheritable []int `json:"inheritable,omitempty"`
+	Ambient     []int `json:"ambient,omitempty"`
+}
+
+// Rlimit is one process.rlimits entry with its resource number resolved.
+type Rlimit struct {
+	Name     string `json:"name"`
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
+}
+
+const msBind = 0x1000 // unix.MS_BIND; spelled out to keep this file free of imports
