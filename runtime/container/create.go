@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -184,25 +185,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		add(protocol.EnvConsoleFD, csock)
 	}
 
-	exe, err := exeseal.Open()
-	if err != nil {
-		return fmt.Errorf("seal the gtu binary: %w", err)
-	}
-	path := "/proc/self/exe"
-	if exe != nil {
-		defer exe.Close()
-		// The child execs /proc/self/fd/N from its own fd table, after Go
-		// has dup2'ed ExtraFiles onto 3..; keep N clear of those slots.
-		hi, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 64+len(extra))
-		if err != nil {
-			return fmt.Errorf("seal the gtu binary: %w", err)
-		}
-		sealed := os.NewFile(uintptr(hi), "gtu-sealed")
-		defer sealed.Close()
-		path = fmt.Sprintf("/proc/self/fd/%d", hi)
-	}
 	l.cmd = &exec.Cmd{
-		Path:       path,
 		Args:       []string{"gtu", protocol.InitArg},
 		Env:        env,
 		Stdin:      os.Stdin,
@@ -216,13 +199,21 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 			GidMappingsEnableSetgroups: true,
 		},
 	}
+	exe, err := exeseal.Open()
+	if err != nil {
+		return fmt.Errorf("seal the gtu binary: %w", err)
+	}
+	exeseal.Apply(l.cmd, exe)
+	if exe != nil {
+		defer exe.Close()
+	}
 	if p.CloneFlags&unix.CLONE_NEWUSER != 0 {
 		// Become the namespace's root once Go has written the maps, or the
 		// child would exec as the overflow uid without capabilities.
 		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	if err := l.cmd.Start(); err != nil {
-		return fmt.Errorf("start the init stage: %w", err)
+	if err := startJoined(l.cmd, p.JoinNamespaces); err != nil {
+		return err
 	}
 	syncChild.Close()
 	logW.Close()
@@ -408,4 +399,41 @@ func orDot(s string) string {
 		return "."
 	}
 	return s
+}
+
+// startJoined starts cmd from a thread that first joined the namespaces
+// config.json names by path. setns(2) on net, ipc, uts, pid and cgroup
+// namespaces changes only the calling thread, and clone(2) copies that
+// thread's namespaces into the child (for pid: the namespace for children),
+// so no C code is needed for these.
+func startJoined(cmd *exec.Cmd, join []spec.JoinNS) error {
+	if len(join) == 0 {
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start the init stage: %w", err)
+		}
+		return nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: this thread is no longer in gtu's namespaces, so
+		// the Go runtime must discard it when the goroutine ends.
+		goruntime.LockOSThread()
+		for _, ns := range join {
+			fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				err = unix.Setns(fd, int(ns.Flag))
+				unix.Close(fd)
+			}
+			if err != nil {
+				errc <- fmt.Errorf("linux.namespaces: join %s namespace %s: %w", ns.Type, ns.Path, err)
+				return
+			}
+		}
+		if err := cmd.Start(); err != nil {
+			errc <- fmt.Errorf("start the init stage: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
 }

@@ -1,6 +1,9 @@
 package container
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrNotRunning is a verb that needs a live container on a stopped one.
@@ -10,3 +13,14 @@ var (
 	// ErrUnsupported is a request for something gtu does not do yet.
 	ErrUnsupported = errors.New("not supported")
 )
+
+// statusError is a verb refused in the container's current status; it reads
+// as one plain sentence and matches ErrWrongStatus.
+type statusError struct{ msg string }
+
+func (e statusError) Error() string        { return e.msg }
+func (e statusError) Is(target error) bool { return target == ErrWrongStatus }
+
+func wrongStatus(format string, args ...any) error {
+	return statusError{msg: fmt.Sprintf(format, args...)}
+}

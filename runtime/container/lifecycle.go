@@ -25,9 +25,9 @@ func (h *handle) start() error {
 	switch st := h.status(); st {
 	case Created:
 	case Stopped:
-		return fmt.Errorf("%w: cannot start a container that has stopped", ErrWrongStatus)
+		return wrongStatus("cannot start a container that has stopped")
 	default:
-		return fmt.Errorf("%w: cannot start an already %s container", ErrWrongStatus, st)
+		return wrongStatus("cannot start an already %s container", st)
 	}
 	fifo := h.dir.FifoPath()
 	// Non-blocking open: the init is blocked opening the writing end and is
@@ -108,7 +108,7 @@ func Delete(g Global, id string, force bool) error {
 	defer h.close()
 	st := h.status()
 	if (st == Running || st == Paused) && !force {
-		return fmt.Errorf("%w: cannot delete container %s that is not stopped: %s (use --force)", ErrWrongStatus, id, st)
+		return wrongStatus("cannot delete container %s that is not stopped: %s (use --force)", id, st)
 	}
 	return h.destroy(st)
 }
@@ -160,7 +160,7 @@ func freeze(g Global, id string, pause bool) error {
 		want, verb = Paused, "resume"
 	}
 	if st != want {
-		return fmt.Errorf("%w: cannot %s a %s container", ErrWrongStatus, verb, st)
+		return wrongStatus("cannot %s a %s container", verb, st)
 	}
 	cg, err := h.cgroup()
 	if err != nil {

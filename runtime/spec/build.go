@@ -62,6 +62,10 @@ func Build(s *specs.Spec, o Options) (*Plan, error) {
 	// so host mounts propagate in but nothing propagates back out.
 	p.RootfsPropagation = propagationFlags[linux.RootfsPropagation]
 	for _, ns := range linux.Namespaces {
+		if ns.Path != "" {
+			p.JoinNamespaces = append(p.JoinNamespaces, JoinNS{Type: string(ns.Type), Flag: namespaceFlags[ns.Type], Path: ns.Path})
+			continue
+		}
 		switch ns.Type {
 		case specs.CgroupNamespace:
 			p.CgroupNS = true
@@ -85,14 +89,29 @@ func Build(s *specs.Spec, o Options) (*Plan, error) {
 	return p, nil
 }
 
+// joinableFromGo are the namespace types a Go parent can join on one locked
+// thread before it clones the init stage: setns(2) changes only the calling
+// thread for these, and clone copies that thread's namespaces (for pid: the
+// namespace for children).
+var joinableFromGo = map[specs.LinuxNamespaceType]bool{
+	specs.NetworkNamespace: true,
+	specs.IPCNamespace:     true,
+	specs.UTSNamespace:     true,
+	specs.PIDNamespace:     true,
+	specs.CgroupNamespace:  true,
+}
+
 // checkSupported reports valid requests gtu cannot carry out yet.
 func checkSupported(s *specs.Spec) error {
 	var errs []error
 	for i, ns := range s.Linux.Namespaces {
-		if ns.Path != "" {
-			// Needs setns(2) before the Go runtime starts threads (STYLE.md):
-			// a later issue adds the C constructor for it.
-			errs = append(errs, fieldErr(ErrUnsupported, at("linux.namespaces", i)+".path", "joining an existing namespace is not supported yet"))
+		if ns.Path != "" && !joinableFromGo[ns.Type] {
+			// setns(2) into a user or mount namespace fails in a
+			// multi-threaded process, and a time namespace wants a single
+			// thread too (STYLE.md): that needs the C pre-init stage of a
+			// later issue.
+			errs = append(errs, fieldErr(ErrUnsupported, at("linux.namespaces", i)+".path",
+				"joining an existing %s namespace is not supported yet", ns.Type))
 		}
 	}
 	for i, m := range s.Mounts {

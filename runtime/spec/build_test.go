@@ -359,14 +359,21 @@ func TestBuildErrors(t *testing.T) {
 			is:     ErrInvalid,
 		},
 		{
-			name: "joining namespaces",
+			name: "joining namespaces that need the C pre-init stage",
 			mutate: func(s *specs.Spec) {
-				s.Linux.Namespaces[1].Path = "/run/netns/a"
-				s.Linux.Namespaces[3].Path = "/proc/1/ns/uts"
+				s.Linux.Namespaces = append(s.Linux.Namespaces,
+					specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"},
+					specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/1/ns/time"})
+				for i, ns := range s.Linux.Namespaces {
+					if ns.Type == specs.MountNamespace {
+						s.Linux.Namespaces[i].Path = "/proc/1/ns/mnt"
+					}
+				}
 			},
 			want: []string{
-				"linux.namespaces[1].path: joining an existing namespace is not supported yet",
-				"linux.namespaces[3].path: joining an existing namespace is not supported yet",
+				"linux.namespaces[4].path: joining an existing mount namespace is not supported yet",
+				"linux.namespaces[6].path: joining an existing user namespace is not supported yet",
+				"linux.namespaces[7].path: joining an existing time namespace is not supported yet",
 			},
 			is: ErrUnsupported,
 		},

@@ -28,8 +28,12 @@ type Plan struct {
 	TimeNS      bool         `json:"timeNS,omitempty"`
 	TimeOffsets []TimeOffset `json:"timeOffsets,omitempty"`
 	UserNS      bool         `json:"userNS,omitempty"`
-	UIDMappings []IDMap      `json:"uidMappings,omitempty"`
-	GIDMappings []IDMap      `json:"gidMappings,omitempty"`
+	// JoinNamespaces are linux.namespaces entries with a path. The parent
+	// joins them on the thread that clones the init stage (net, ipc, uts,
+	// pid, cgroup); Build refuses the others.
+	JoinNamespaces []JoinNS `json:"joinNamespaces,omitempty"`
+	UIDMappings    []IDMap  `json:"uidMappings,omitempty"`
+	GIDMappings    []IDMap  `json:"gidMappings,omitempty"`
 
 	Mounts        []Mount           `json:"mounts,omitempty"`
 	Devices       []Device          `json:"devices,omitempty"`
@@ -48,6 +52,13 @@ type Plan struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 
 	Process Process `json:"process"`
+}
+
+// JoinNS is an existing namespace to enter.
+type JoinNS struct {
+	Type string  `json:"type"`
+	Flag uintptr `json:"flag"` // CLONE_NEW* for setns(2)
+	Path string  `json:"path"`
 }
 
 // TimeOffset is one line of /proc/PID/timens_offsets.

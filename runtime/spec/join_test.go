@@ -1,0 +1,42 @@
+package spec
+
+import (
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+func TestBuildJoinNamespaces(t *testing.T) {
+	s := Default(false)
+	for i, ns := range s.Linux.Namespaces {
+		switch ns.Type {
+		case specs.NetworkNamespace:
+			s.Linux.Namespaces[i].Path = "/run/netns/cni-1"
+		case specs.PIDNamespace:
+			s.Linux.Namespaces[i].Path = "/proc/42/ns/pid"
+		}
+	}
+	p, err := Build(s, Options{ID: "j", Bundle: "/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []JoinNS{
+		{Type: "pid", Flag: unix.CLONE_NEWPID, Path: "/proc/42/ns/pid"},
+		{Type: "network", Flag: unix.CLONE_NEWNET, Path: "/run/netns/cni-1"},
+	}
+	if len(p.JoinNamespaces) != len(want) {
+		t.Fatalf("JoinNamespaces = %+v, want %+v", p.JoinNamespaces, want)
+	}
+	for i := range want {
+		if p.JoinNamespaces[i] != want[i] {
+			t.Errorf("JoinNamespaces[%d] = %+v, want %+v", i, p.JoinNamespaces[i], want[i])
+		}
+	}
+	if p.CloneFlags&(unix.CLONE_NEWNET|unix.CLONE_NEWPID) != 0 {
+		t.Errorf("joined namespaces must not also be created: flags %#x", p.CloneFlags)
+	}
+	if p.CloneFlags&unix.CLONE_NEWNS == 0 {
+		t.Errorf("mount namespace still created: flags %#x", p.CloneFlags)
+	}
+}
