@@ -189,7 +189,7 @@ func buildProcess(proc *specs.Process) Process {
 			Effective:   nums(c.Effective),
 			Permitted:   nums(c.Permitted),
 			Inheritable: nums(c.Inheritable),
-			Ambient:     nums(c.Ambient),
+			Ambient:     raisableAmbient(nums(c.Ambient), nums(c.Permitted), nums(c.Inheritable)),
 		}
 	}
 	for _, r := range proc.Rlimits {
@@ -230,6 +230,21 @@ func buildDevices(devs []specs.LinuxDevice) []Device {
 	for _, d := range defaultDevices {
 		if !listed[d.Path] {
 			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// raisableAmbient keeps the ambient capabilities the kernel will raise:
+// PR_CAP_AMBIENT_RAISE needs the capability in both the permitted and the
+// inheritable set. `runc spec` writes ambient capabilities without
+// inheritable ones and runc ignores the refusal; gtu drops them here, up
+// front, with the same result.
+func raisableAmbient(ambient, permitted, inheritable []int) []int {
+	var out []int
+	for _, c := range ambient {
+		if slices.Contains(permitted, c) && slices.Contains(inheritable, c) {
+			out = append(out, c)
 		}
 	}
 	return out

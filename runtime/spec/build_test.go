@@ -165,7 +165,7 @@ func TestBuildProcess(t *testing.T) {
 			Bounding:    []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE"},
 			Effective:   []string{"CAP_CHOWN"},
 			Inheritable: []string{"CAP_NET_RAW"},
-			Permitted:   []string{"CAP_CHOWN", "CAP_SYS_ADMIN"},
+			Permitted:   []string{"CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_RAW"},
 			Ambient:     []string{"CAP_NET_RAW"},
 		},
 		Rlimits: []specs.POSIXRlimit{
@@ -188,7 +188,7 @@ func TestBuildProcess(t *testing.T) {
 			Bounding:    []int{unix.CAP_CHOWN, unix.CAP_SYS_ADMIN, unix.CAP_CHECKPOINT_RESTORE},
 			Effective:   []int{unix.CAP_CHOWN},
 			Inheritable: []int{unix.CAP_NET_RAW},
-			Permitted:   []int{unix.CAP_CHOWN, unix.CAP_SYS_ADMIN},
+			Permitted:   []int{unix.CAP_CHOWN, unix.CAP_SYS_ADMIN, unix.CAP_NET_RAW},
 			Ambient:     []int{unix.CAP_NET_RAW},
 		},
 		Rlimits: []Rlimit{

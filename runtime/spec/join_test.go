@@ -40,3 +40,13 @@ func TestBuildJoinNamespaces(t *testing.T) {
 		t.Errorf("mount namespace still created: flags %#x", p.CloneFlags)
 	}
 }
+
+func TestRaisableAmbient(t *testing.T) {
+	got := raisableAmbient([]int{1, 5, 7}, []int{1, 5, 7}, []int{5})
+	if len(got) != 1 || got[0] != 5 {
+		t.Fatalf("raisableAmbient = %v, want [5]", got)
+	}
+	if got := raisableAmbient([]int{1}, nil, nil); got != nil {
+		t.Fatalf("raisableAmbient = %v, want nil", got)
+	}
+}
