@@ -25,6 +25,9 @@ var (
 	// hierarchy: removing it recursively would walk into every other cgroup
 	// on the host, including the ones PID 1 owns.
 	ErrHierarchyRoot = errors.New("refusing to use the root of a cgroup hierarchy")
+	// ErrSystemdPlacement is Create or EnterThread on a systemd-managed
+	// cgroup: systemd creates the scope with the process in it (Apply).
+	ErrSystemdPlacement = errors.New("systemd places processes itself; use Apply")
 )
 
 // fieldError names the config.json field a bad value came from. It matches

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gophertainer/gtu/cgroupdelegate"
+	"github.com/gophertainer/gtu/internal/osthread"
 	"github.com/gophertainer/gtu/runtime/internal/console"
 	"github.com/gophertainer/gtu/runtime/internal/exeseal"
 	"github.com/gophertainer/gtu/runtime/protocol"
@@ -145,6 +145,13 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	if err := unix.Mkfifo(dir.FifoPath(), 0o600); err != nil {
 		return fmt.Errorf("create exec fifo %s: %w", dir.FifoPath(), err)
 	}
+	// The init reopens it as the container's root, which in a user
+	// namespace is some other host uid.
+	if uid, gid := rootIDs(p); uid != 0 || gid != 0 {
+		if err := os.Chown(dir.FifoPath(), int(uid), int(gid)); err != nil {
+			return fmt.Errorf("chown exec fifo: %w", err)
+		}
+	}
 	fifo, err := os.OpenFile(dir.FifoPath(), unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
@@ -212,7 +219,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		// child would exec as the overflow uid without capabilities.
 		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	if err := startJoined(l.cmd, p.JoinNamespaces); err != nil {
+	if err := startInit(l.cmd, p.JoinNamespaces, l.h.cg); err != nil {
 		return err
 	}
 	syncChild.Close()
@@ -220,9 +227,8 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	go forwardLogs(logR, g.logger())
 
 	pid := l.cmd.Process.Pid
-	if err := l.h.cg.Apply(pid); err != nil {
-		return fmt.Errorf("linux.cgroupsPath %q: %w", s.Linux.CgroupsPath, err)
-	}
+	log := g.logger()
+	log.Debug("init stage started in its cgroup", "pid", pid)
 	// Plan.CgroupPaths stays empty: the init stage reads its own
 	// /proc/self/cgroup, where Apply has just placed it.
 	conn := protocol.NewConn(syncParent, protocol.Parent)
@@ -232,6 +238,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	if _, err := conn.Recv(); err != nil {
 		return err
 	}
+	log.Debug("init stage ready")
 	start, err := state.StartTime(procRoot, pid)
 	if err != nil {
 		return fmt.Errorf("init pid %d: %w", pid, err)
@@ -401,23 +408,31 @@ func orDot(s string) string {
 	return s
 }
 
-// startJoined starts cmd from a thread that first joined the namespaces
-// config.json names by path. setns(2) on net, ipc, uts, pid and cgroup
-// namespaces changes only the calling thread, and clone(2) copies that
-// thread's namespaces into the child (for pid: the namespace for children),
-// so no C code is needed for these.
-func startJoined(cmd *exec.Cmd, join []spec.JoinNS) error {
-	if len(join) == 0 {
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start the init stage: %w", err)
+// startInit starts the init stage from a disposable OS thread that first
+// joined the namespaces config.json names by path and entered the
+// container's cgroup, so the child is born in both:
+//   - setns(2) on net, ipc, uts, pid and cgroup namespaces changes only the
+//     calling thread, and clone(2) copies that thread's namespaces (for pid:
+//     the namespace for children), so no C code is needed for these;
+//   - moving a whole process into a cgroup (cgroup.procs) waits for an RCU
+//     grace period, about 12 ms here, the largest single cost of a start;
+//     moving only the current thread (v1 "tasks") and CLONE_INTO_CGROUP
+//     (cgroup2) do not. systemd places processes itself: Apply after start.
+func startInit(cmd *exec.Cmd, join []spec.JoinNS, cg *cgroupdelegate.Cgroup) error {
+	if !cg.CanEnterThread() {
+		if err := startJoined(cmd, join, nil); err != nil {
+			return err
 		}
-		return nil
+		return cg.Apply(cmd.Process.Pid)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: this thread is no longer in gtu's namespaces, so
-		// the Go runtime must discard it when the goroutine ends.
-		goruntime.LockOSThread()
+	if err := cg.Create(); err != nil {
+		return err
+	}
+	return startJoined(cmd, join, cg)
+}
+
+func startJoined(cmd *exec.Cmd, join []spec.JoinNS, cg *cgroupdelegate.Cgroup) error {
+	return osthread.Disposable(func() error {
 		for _, ns := range join {
 			fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err == nil {
@@ -425,15 +440,37 @@ func startJoined(cmd *exec.Cmd, join []spec.JoinNS) error {
 				unix.Close(fd)
 			}
 			if err != nil {
-				errc <- fmt.Errorf("linux.namespaces: join %s namespace %s: %w", ns.Type, ns.Path, err)
-				return
+				return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", ns.Type, ns.Path, err)
+			}
+		}
+		if cg != nil {
+			unified, err := cg.EnterThread()
+			if err != nil {
+				return err
+			}
+			if unified != nil {
+				defer unified.Close()
+				cmd.SysProcAttr.UseCgroupFD = true
+				cmd.SysProcAttr.CgroupFD = int(unified.Fd())
 			}
 		}
 		if err := cmd.Start(); err != nil {
-			errc <- fmt.Errorf("start the init stage: %w", err)
-			return
+			return fmt.Errorf("start the init stage: %w", err)
 		}
-		errc <- nil
-	}()
-	return <-errc
+		return nil
+	})
+}
+
+// rootIDs is the host uid and gid that the container's root maps to.
+func rootIDs(p *spec.Plan) (uint32, uint32) {
+	return hostID(p.UIDMappings, 0), hostID(p.GIDMappings, 0)
+}
+
+func hostID(maps []spec.IDMap, id uint32) uint32 {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return m.HostID + id - m.ContainerID
+		}
+	}
+	return id
 }

@@ -90,6 +90,11 @@ func (h *handle) kill(sig unix.Signal, all bool) error {
 		if err := cg.Signal(sig); err != nil {
 			return err
 		}
+		// The init was in the cgroup too; it may already be gone.
+		if err := h.signalInit(sig); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		return nil
 	}
 	return h.signalInit(sig)
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"github.com/gophertainer/gtu/runtime/spec"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -47,5 +48,17 @@ func TestForwarded(t *testing.T) {
 		if !forwarded(s) {
 			t.Errorf("%v must be forwarded", s)
 		}
+	}
+}
+
+func TestHostID(t *testing.T) {
+	maps := []spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 1}, {ContainerID: 1, HostID: 200000, Size: 1000}}
+	for _, tt := range []struct{ in, want uint32 }{{0, 100000}, {1, 200000}, {999, 200998}, {1000, 200999}, {1001, 1001}} {
+		if got := hostID(maps, tt.in); got != tt.want {
+			t.Errorf("hostID(%d) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+	if u, g := rootIDs(&spec.Plan{}); u != 0 || g != 0 {
+		t.Errorf("rootIDs without a user namespace = %d,%d", u, g)
 	}
 }
