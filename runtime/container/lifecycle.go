@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -87,7 +88,10 @@ func (h *handle) kill(sig unix.Signal, all bool) error {
 		if err != nil {
 			return err
 		}
-		if err := cg.Signal(sig); err != nil {
+		// A cgroup someone else removed (another container with the same
+		// cgroupsPath, an admin) must not make the container unkillable:
+		// the init is still signalled below.
+		if err := cg.Signal(sig); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		// The init was in the cgroup too; it may already be gone.

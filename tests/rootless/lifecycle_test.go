@@ -623,3 +623,47 @@ func TestRootFromEnvironment(t *testing.T) {
 	e.mustRuntime("delete", c.id)
 	c.assertGone()
 }
+
+// TestDeleteAfterCgroupRemoved: a container whose cgroup another container
+// (same cgroupsPath) or an admin removed must still be killable and
+// deletable, leaving no state behind.
+func TestDeleteAfterCgroupRemoved(t *testing.T) {
+	requireRoot(t)
+	specOnly(t, "runc 1.1.5 fails delete -f when the cgroup is gone")
+	t.Parallel()
+	e := newEnv(t)
+	c := startWaiter(t, e)
+	st, _, _ := c.state()
+	// Move the processes to a sibling cgroup and remove the container's
+	// directories, as the delete of a second container sharing the path
+	// would have.
+	for _, dir := range containerCgroupDirs(c.id) {
+		moved := dir + "-moved"
+		if err := os.Mkdir(moved, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Remove(moved) })
+		if strings.Contains(dir, "/cpuset/") {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				_ = os.WriteFile(filepath.Join(moved, f), b, 0)
+			}
+		}
+		procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		for _, pid := range strings.Fields(string(procs)) {
+			if err := os.WriteFile(filepath.Join(moved, "cgroup.procs"), []byte(pid), 0); err != nil {
+				t.Fatalf("move %s out of %s: %v", pid, dir, err)
+			}
+		}
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := e.runtime("delete", "-f", c.id); r.code != 0 {
+		t.Fatalf("delete -f after the cgroup was removed: %v", r)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", st.Pid)); err == nil && !isZombie(st.Pid) {
+		t.Errorf("init pid %d still alive after delete -f", st.Pid)
+	}
+	c.assertGone()
+}
