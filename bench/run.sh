@@ -66,10 +66,10 @@ driver=()
 if [ ${#runtimes[@]} -eq 0 ]; then
 	# The gtu under test is this tree's; if it does not build, it is reported
 	# as skipped rather than a stale bin/gtu being measured.
-	if (cd "$repo" && go build -o bin/gtu ./cmd/gtu) 2>"$work/gtu-build.log"; then
+	if (cd "$repo" && bash scripts/build.sh bin/gtu) 2>"$work/gtu-build.log"; then
 		driver+=(--runtime "gtu=$repo/bin/gtu")
 	else
-		driver+=(--runtime "gtu=$repo/bin/gtu" --skip "gtu=go build ./cmd/gtu failed: $(head -c 300 "$work/gtu-build.log" | tr '\n' ' ')")
+		driver+=(--runtime "gtu=$repo/bin/gtu" --skip "gtu=scripts/build.sh failed: $(head -c 300 "$work/gtu-build.log" | tr '\n' ' ')")
 	fi
 	driver+=(--runtime runc=/usr/sbin/runc)
 	[ -x /usr/bin/crun ] && driver+=(--runtime crun=/usr/bin/crun)

@@ -33,8 +33,8 @@ fi
 
 gtu=${GTU_DEMO_RUNTIME:-}
 if [ -z "$gtu" ]; then
-	echo "+ go build -o bin/gtu ./cmd/gtu"
-	go build -o bin/gtu ./cmd/gtu
+	echo "+ bash scripts/build.sh bin/gtu"
+	bash scripts/build.sh bin/gtu
 	gtu=bin/gtu
 fi
 

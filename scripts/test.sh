@@ -14,7 +14,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # The storage library gtu plans to use needs these tags to build without
 # btrfs and devicemapper headers (MACHINE.md); harmless otherwise.
 tags="exclude_graphdriver_btrfs exclude_graphdriver_devicemapper"
-export GTU_TEST_BUILD_TAGS="$tags"
 
 if [ "$(id -u)" -eq 0 ]; then
 	bash scripts/setup-test-host.sh

@@ -1,5 +1,15 @@
 // Command gtu is Gophertainer's runc-compatible OCI runtime. This package
 // only declares flags and calls one function per verb (STYLE.md rule 1).
+//
+// gtu is short-lived and exec'd at least twice per container start, so the
+// Go runtime's container-aware GOMAXPROCS is switched off: the init stage
+// runs inside the container's cgroup and must not size itself by the
+// container's CPU limit, and no goroutine should keep re-checking it
+// (updatemaxprocs). The runtime still reads the cgroup once at start-up,
+// for its own metrics.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (

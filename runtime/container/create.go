@@ -100,6 +100,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if !plan.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
+	g.logger().Debug("planned", "id", o.ID)
 	cg, err := cgroupdelegate.New(cgroupConfig(o.ID, s, g.SystemdCgroup))
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
@@ -219,6 +220,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		// child would exec as the overflow uid without capabilities.
 		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
+	g.logger().Debug("starting the init stage")
 	if err := startInit(l.cmd, p.JoinNamespaces, l.h.cg); err != nil {
 		return err
 	}

@@ -141,6 +141,13 @@ func (h *handle) destroy(st Status) error {
 	if err != nil {
 		return err
 	}
+	if st == Stopped && !h.st.OwnPidNS {
+		// Without a private pid namespace the init's exit leaves the
+		// other processes running; they go with the container, as in runc.
+		if err := cg.Signal(unix.SIGKILL); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	if err := cg.Destroy(); err != nil {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}

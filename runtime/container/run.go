@@ -39,7 +39,9 @@ func Run(g Global, o RunOptions) (int, error) {
 	// Other gtu calls (state, kill, pause) must be able to lock the
 	// container while it runs in the foreground.
 	l.h.close()
+	g.logger().Debug("started")
 	code, err := l.wait()
+	g.logger().Debug("exited", "code", code)
 	if o.Keep {
 		return code, err
 	}

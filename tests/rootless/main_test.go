@@ -29,10 +29,6 @@ var (
 	repoRoot string
 )
 
-// defaultBuildTags match scripts/test.sh: the storage library the project
-// plans to use needs them to build without btrfs/devicemapper headers.
-const defaultBuildTags = "exclude_graphdriver_btrfs exclude_graphdriver_devicemapper"
-
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
@@ -86,14 +82,11 @@ func setupRuntime() error {
 		}
 	} else {
 		runtimeBin = filepath.Join(workDir, "bin", "gtu")
-		tags := defaultBuildTags
-		if v, ok := os.LookupEnv("GTU_TEST_BUILD_TAGS"); ok {
-			tags = v
-		}
-		build := exec.Command("go", "build", "-buildvcs=false", "-tags", tags, "-o", runtimeBin, "./cmd/gtu")
+		// The same build the project ships (static, stripped).
+		build := exec.Command("bash", "scripts/build.sh", runtimeBin)
 		build.Dir = repoRoot
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build -o %s ./cmd/gtu: %w\n%s", runtimeBin, err, out)
+			return fmt.Errorf("scripts/build.sh %s: %w\n%s", runtimeBin, err, out)
 		}
 	}
 	// runc prints "runc version 1.1.5+ds1". A runtime without --version is
