@@ -30,6 +30,14 @@ func (h *handle) start() error {
 	default:
 		return wrongStatus("cannot start an already %s container", st)
 	}
+	// The pidfd first: once the fifo is open the container may run to its
+	// end and be reaped at once (a `true` takes a millisecond), and its pid
+	// would be gone before we could look at it.
+	pidfd, err := unix.PidfdOpen(h.st.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("container init (pid %d) is gone: %w", h.st.Pid, err)
+	}
+	defer unix.Close(pidfd)
 	fifo := h.dir.FifoPath()
 	// Non-blocking open: the init is blocked opening the writing end and is
 	// released by this open; if it died meanwhile, a blocking open would hang.
@@ -38,11 +46,9 @@ func (h *handle) start() error {
 		return fmt.Errorf("open exec fifo %s: %w", fifo, err)
 	}
 	defer unix.Close(fd)
-	pidfd, err := unix.PidfdOpen(h.st.Pid, 0)
-	if err != nil {
-		return fmt.Errorf("container init (pid %d) is gone: %w", h.st.Pid, err)
+	if testHookFifoOpened != nil {
+		testHookFifoOpened()
 	}
-	defer unix.Close(pidfd)
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 		if _, err := unix.Poll(fds, -1); err != nil {
@@ -66,6 +72,9 @@ func (h *handle) start() error {
 	}
 	return nil
 }
+
+// testHookFifoOpened lets a test act between opening exec.fifo and waiting.
+var testHookFifoOpened func()
 
 // Kill sends sig to the container's init, or with all (or without a
 // private pid namespace, where killing init does not end the rest) to every

@@ -11,36 +11,6 @@ import (
 	"github.com/gophertainer/gtu/runtime/spec"
 )
 
-// defaultDevices are the nodes every container's /dev gets (runtime-spec,
-// "Default Devices"); /dev/console and /dev/ptmx are handled on their own.
-var defaultDevices = []spec.Device{
-	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3, FileMode: 0o666},
-	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5, FileMode: 0o666},
-	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: 0o666},
-	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8, FileMode: 0o666},
-	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9, FileMode: 0o666},
-	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, FileMode: 0o666},
-}
-
-// mergeDevices returns base with extra applied: an extra device at the same
-// (clean) path replaces the base one in place, others are appended in order.
-func mergeDevices(base, extra []spec.Device) []spec.Device {
-	out := make([]spec.Device, 0, len(base)+len(extra))
-	at := map[string]int{}
-	for _, list := range [][]spec.Device{base, extra} {
-		for _, d := range list {
-			d.Path = filepath.Clean("/" + d.Path)
-			if i, ok := at[d.Path]; ok {
-				out[i] = d
-				continue
-			}
-			at[d.Path] = len(out)
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 // deviceMode returns the mknod(2) mode (file type and permission bits).
 func deviceMode(d spec.Device) (uint32, error) {
 	var t uint32

@@ -10,30 +10,6 @@ import (
 	"github.com/gophertainer/gtu/runtime/spec"
 )
 
-func TestMergeDevices(t *testing.T) {
-	fuse := spec.Device{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: 0o600}
-	null := spec.Device{Path: "dev/null/", Type: "c", Major: 1, Minor: 3, FileMode: 0o600, UID: 5}
-	sda := spec.Device{Path: "/dev/sda", Type: "b", Major: 8, FileMode: 0o660}
-	got := mergeDevices(defaultDevices, []spec.Device{fuse, null, sda, fuse})
-	var paths []string
-	for _, d := range got {
-		paths = append(paths, d.Path)
-	}
-	want := []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/fuse", "/dev/sda"}
-	if !reflect.DeepEqual(paths, want) {
-		t.Fatalf("paths %v want %v", paths, want)
-	}
-	if got[0].FileMode != 0o600 || got[0].UID != 5 {
-		t.Errorf("/dev/null not replaced in place: %+v", got[0])
-	}
-	if len(defaultDevices) != 6 || defaultDevices[0].FileMode != 0o666 {
-		t.Error("defaults modified")
-	}
-	if got := mergeDevices(nil, nil); len(got) != 0 {
-		t.Errorf("empty: %v", got)
-	}
-}
-
 func TestDeviceMode(t *testing.T) {
 	tests := []struct {
 		d    spec.Device

@@ -173,9 +173,9 @@ func newFixture(t *testing.T) *fixture {
 			{Destination: "/linkdir/x", Type: "tmpfs", Source: "tmpfs"},
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Flags: nosuid | nodev},
 		},
-		Devices: []spec.Device{
-			{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: 0o600, UID: 1000, GID: 1000},
-		},
+		// spec.Build always starts Devices with the defaults.
+		Devices: append(spec.DefaultDevices(),
+			spec.Device{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: 0o600, UID: 1000, GID: 1000}),
 		MaskedPaths:   []string{"/proc/kcore", "/proc/keys", "/proc/acpi", "/sys/firmware", "/proc/no-such-file"},
 		ReadonlyPaths: []string{"/proc/sys", "/proc/bus", "/proc/sysrq-trigger"},
 	}

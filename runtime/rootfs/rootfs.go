@@ -58,7 +58,7 @@ func Prepare(p *spec.Plan) error {
 		}
 	}
 	if needsDevSetup(p.Mounts) {
-		if err := createDevices(m.root, mergeDevices(defaultDevices, p.Devices)); err != nil {
+		if err := createDevices(m.root, p.Devices); err != nil {
 			return err
 		}
 		if err := devSymlinks(m.root, hasMountAt(p.Mounts, "/dev/pts")); err != nil {

@@ -210,6 +210,9 @@ var defaultDevices = []Device{
 	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8, FileMode: 0o666},
 }
 
+// DefaultDevices returns a copy of the nodes every plan starts with.
+func DefaultDevices() []Device { return slices.Clone(defaultDevices) }
+
 func buildDevices(devs []specs.LinuxDevice) []Device {
 	var out []Device
 	listed := make(map[string]bool)

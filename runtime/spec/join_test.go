@@ -50,3 +50,11 @@ func TestRaisableAmbient(t *testing.T) {
 		t.Fatalf("raisableAmbient = %v, want nil", got)
 	}
 }
+
+func TestDefaultDevicesIsACopy(t *testing.T) {
+	d := DefaultDevices()
+	d[0].FileMode = 0
+	if defaultDevices[0].FileMode != 0o666 || len(d) != 6 {
+		t.Fatal("DefaultDevices must return a copy of the six defaults")
+	}
+}
