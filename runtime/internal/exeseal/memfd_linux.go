@@ -29,15 +29,10 @@ func openMemfd() (*os.File, error) {
 	// Since Linux 6.3 a memfd is executable only if asked (MFD_EXEC), and
 	// the vm.memfd_noexec sysctl may refuse it; older kernels reject the flag
 	// with EINVAL and make every memfd executable.
-	const flags = unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
-	fd, err := unix.MemfdCreate("gtu-exe", flags|unix.MFD_EXEC)
-	if errors.Is(err, unix.EINVAL) {
-		fd, err = unix.MemfdCreate("gtu-exe", flags)
-	}
+	mem, err := newMemfd("gtu-exe")
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create gtu-exe: %w", err)
+		return nil, err
 	}
-	mem := os.NewFile(uintptr(fd), "memfd:gtu-exe")
 	defer mem.Close()
 
 	n, err := copyFile(mem, src, st.Size())
@@ -58,6 +53,38 @@ func openMemfd() (*os.File, error) {
 // copyFile copies size bytes with sendfile, which moves pages from the page
 // cache into the memfd without a trip through user space, and falls back to
 // read/write where sendfile refuses the pair before copying anything.
+// newMemfd creates an executable, sealable memfd.
+func newMemfd(name string) (*os.File, error) {
+	const flags = unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	fd, err := unix.MemfdCreate(name, flags|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		// Kernels before 6.3 know no MFD_EXEC (memfds are executable).
+		fd, err = unix.MemfdCreate(name, flags)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), "memfd:"+name), nil
+}
+
+// Bytes returns an O_PATH descriptor of a sealed, executable in-memory
+// copy of image: a program gtu carries inside itself (the nsenter helper)
+// and runs without ever writing it to disk, where something could change it.
+func Bytes(name string, image []byte) (*os.File, error) {
+	mem, err := newMemfd(name)
+	if err != nil {
+		return nil, err
+	}
+	defer mem.Close()
+	if _, err := mem.Write(image); err != nil {
+		return nil, fmt.Errorf("write %s into memfd: %w", name, err)
+	}
+	if err := seal(int(mem.Fd())); err != nil {
+		return nil, err
+	}
+	return reopenPath(mem, "memfd:"+name)
+}
+
 func copyFile(dst, src *os.File, size int64) (int64, error) {
 	var done int64
 	for done < size {
