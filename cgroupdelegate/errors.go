@@ -28,6 +28,9 @@ var (
 	// ErrSystemdPlacement is Create or EnterThread on a systemd-managed
 	// cgroup: systemd creates the scope with the process in it (Apply).
 	ErrSystemdPlacement = errors.New("systemd places processes itself; use Apply")
+	// ErrNoMemoryController is WatchOOM on a cgroup without a memory
+	// controller: neither a v1 memory hierarchy nor a v2 unified cgroup.
+	ErrNoMemoryController = errors.New("no memory controller for this cgroup")
 )
 
 // fieldError names the config.json field a bad value came from. It matches
