@@ -54,6 +54,9 @@ type launched struct {
 	cmd    *exec.Cmd
 	plan   *spec.Plan
 	master *os.File // our end of the internal console socket (foreground run -t)
+	// hookState is the container's OCI state for its hooks; nil when it
+	// has none.
+	hookState *specs.State
 }
 
 // release lets go of everything the parent held; the init keeps running.
@@ -138,6 +141,7 @@ func (l *launched) destroy(log *slog.Logger) {
 		log.Warn("failed create: state directory not removed", "err", err)
 	}
 	l.h.close()
+	l.poststop(log)
 }
 
 // start runs the init stage through the handshake and saves the state.
@@ -233,11 +237,17 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	log.Debug("init stage started in its cgroup", "pid", pid)
 	// Plan.CgroupPaths stays empty: the init stage reads its own
 	// /proc/self/cgroup, where Apply has just placed it.
+	boot := &protocol.Message{Kind: protocol.KindBootstrap, Plan: p, LogLevel: logLevel(g.logger()),
+		State: l.setHookState(s, o.ID, pid)}
 	conn := protocol.NewConn(syncParent, protocol.Parent)
-	if err := conn.Send(&protocol.Message{Kind: protocol.KindBootstrap, Plan: p, LogLevel: logLevel(g.logger())}); err != nil {
+	if err := conn.Send(boot); err != nil {
 		return err
 	}
-	if _, err := conn.Recv(); err != nil {
+	m, err := conn.Recv()
+	if err == nil && m.Kind == protocol.KindCreateRuntime {
+		err = l.createRuntime(conn)
+	}
+	if err != nil {
 		return err
 	}
 	log.Debug("init stage ready")
@@ -246,6 +256,10 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		return fmt.Errorf("init pid %d: %w", pid, err)
 	}
 	raw, err := l.h.cg.Save()
+	if err != nil {
+		return err
+	}
+	later, err := laterHooks(p.Hooks)
 	if err != nil {
 		return err
 	}
@@ -263,6 +277,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		Cgroup:      raw,
 		OwnPidNS:    p.CloneFlags&unix.CLONE_NEWPID != 0,
 		Systemd:     g.SystemdCgroup,
+		Hooks:       later,
 	}
 	if err := l.h.dir.Save(l.h.st); err != nil {
 		return err

@@ -9,17 +9,23 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gophertainer/gtu/runtime/protocol"
 	"github.com/gophertainer/gtu/runtime/state"
 )
 
-// Start lets a created container's init exec the user's process.
+// Start lets a created container's init exec the user's process, then
+// runs the poststart hooks.
 func Start(g Global, id string) error {
 	h, err := open(g, id, true)
 	if err != nil {
 		return err
 	}
-	defer h.close()
-	return h.start()
+	err = h.start()
+	h.close()
+	if err != nil {
+		return err
+	}
+	return h.poststart(g.logger())
 }
 
 func (h *handle) start() error {
@@ -58,8 +64,16 @@ func (h *handle) start() error {
 			return fmt.Errorf("wait for the container init: %w", err)
 		}
 		if fds[0].Revents&unix.POLLIN != 0 {
-			var b [1]byte
-			if n, _ := unix.Read(fd, b[:]); n == 1 {
+			// One read takes the whole result: the init writes it at once
+			// and it fits in PIPE_BUF.
+			var b [protocol.MaxStartResult]byte
+			if n, _ := unix.Read(fd, b[:]); n > 0 {
+				if err := protocol.ParseStartResult(b[:n]); err != nil {
+					// The init exits right after; wait, so that the
+					// container reads as stopped once we return.
+					_ = waitGone(h.st.Pid, h.st.PidStart, 10*time.Second)
+					return err
+				}
 				break
 			}
 		}
@@ -128,7 +142,11 @@ func Delete(g Global, id string, force bool) error {
 	if (st == Running || st == Paused) && !force {
 		return wrongStatus("cannot delete container %s that is not stopped: %s (use --force)", id, st)
 	}
-	return h.destroy(st)
+	if err := h.destroy(st); err != nil {
+		return err
+	}
+	h.poststop(g.logger())
+	return nil
 }
 
 // destroy kills what is left and removes the cgroup and the state.

@@ -32,13 +32,22 @@ func Run(g Global, o RunOptions) (int, error) {
 		l.destroy(g.logger())
 		return 0, err
 	}
+	// Other gtu calls (state, kill, pause, and poststart hooks calling
+	// them) must be able to lock the container from now on.
+	l.h.close()
+	if err := l.h.poststart(g.logger()); err != nil {
+		// poststart killed the container; a failed run leaves nothing.
+		_ = l.cmd.Wait()
+		l.release()
+		if derr := Delete(g, o.ID, true); derr != nil {
+			g.logger().Warn("failed run: container not removed", "err", derr)
+		}
+		return 0, err
+	}
 	if o.Detach {
 		l.release()
 		return 0, nil
 	}
-	// Other gtu calls (state, kill, pause) must be able to lock the
-	// container while it runs in the foreground.
-	l.h.close()
 	g.logger().Debug("started")
 	code, err := l.wait()
 	g.logger().Debug("exited", "code", code)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/gophertainer/gtu/runtime/internal/console"
@@ -35,10 +36,14 @@ func Run() {
 // stage holds the init stage's inherited descriptors.
 type stage struct {
 	sync     *os.File
+	conn     *protocol.Conn // over sync
 	fifo     *os.File
 	console  *os.File // nil without a terminal
 	log      *slog.Logger
 	preserve int // number of --preserve-fds after stdio
+	// state is the container's OCI state for the hooks the init runs; set
+	// only when the plan has such hooks.
+	state *specs.State
 }
 
 func run() error {
@@ -47,6 +52,7 @@ func run() error {
 		return err
 	}
 	conn := protocol.NewConn(s.sync, protocol.Child)
+	s.conn = conn
 	m, err := conn.Recv()
 	if err != nil {
 		return err
@@ -58,6 +64,7 @@ func run() error {
 		return err
 	}
 	s.log = newLogger(m.LogLevel)
+	s.state = m.State
 	exe, err := s.setup(p)
 	if err != nil {
 		// The parent prints it; our stderr may be the container's.
@@ -70,10 +77,46 @@ func run() error {
 		return err
 	}
 	_ = s.sync.Close()
-	if err := s.waitStart(); err != nil {
+	w, err := s.waitStart()
+	if err != nil {
 		return err
 	}
-	return s.finish(p, exe)
+	// `gtu start` now waits on exec.fifo for our result. With
+	// startContainer hooks it waits for them too (and for the privilege
+	// drop they run under) and hears any failure, so the container's
+	// process never runs and start says why. Without them, it is released
+	// at once, since start's latency counts, and a failure to drop
+	// privileges is left for our stderr.
+	if p.Hooks == nil || len(p.Hooks.StartContainer) == 0 {
+		err = s.report(w, nil)
+		if err == nil {
+			err = s.beforeExec(p)
+		}
+	} else {
+		err = s.beforeExec(p)
+		rerr := s.report(w, err)
+		if err != nil && rerr == nil {
+			os.Exit(1) // gtu start prints it
+		}
+		if err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return s.exec(p, exe)
+}
+
+// report writes the start result to exec.fifo and closes it.
+func (s *stage) report(w *os.File, result error) error {
+	_, err := w.Write(protocol.StartResult(result))
+	_ = w.Close()
+	_ = s.fifo.Close()
+	if err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	return nil
 }
 
 // inherit picks up the descriptors the parent passed.
@@ -130,7 +173,7 @@ func (s *stage) setup(p *spec.Plan) (string, error) {
 		return "", err
 	}
 	s.log.Debug("namespaces ready", "cgroupns", p.CgroupNS, "timens", p.TimeNS)
-	if err := rootfs.Prepare(p); err != nil {
+	if err := rootfs.Prepare(p, s.beforeSwitch(p)); err != nil {
 		return "", err
 	}
 	if p.Process.Terminal {
@@ -211,26 +254,23 @@ func (s *stage) setupConsole(p *spec.Plan) error {
 	return nil
 }
 
-// waitStart blocks until `gtu start` opens exec.fifo for reading.
-func (s *stage) waitStart() error {
+// waitStart blocks until `gtu start` opens exec.fifo for reading and
+// returns the writing end, for the start result.
+func (s *stage) waitStart() (*os.File, error) {
 	// Reopen through /proc: the O_PATH descriptor cannot be written. The
 	// open blocks until a reader appears.
 	path := fmt.Sprintf("/proc/self/fd/%d", s.fifo.Fd())
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
-	if _, err := f.Write([]byte{'0'}); err != nil {
-		return fmt.Errorf("write exec fifo: %w", err)
-	}
-	_ = f.Close()
-	_ = s.fifo.Close()
-	return nil
+	return f, nil
 }
 
-// finish drops privileges and execs the user's process. Only returns on
-// error.
-func (s *stage) finish(p *spec.Plan, exe string) error {
+// beforeExec drops privileges and runs the startContainer hooks: as runc
+// does, they run as the container's user with its capabilities, since
+// their path is the image's.
+func (s *stage) beforeExec(p *spec.Plan) error {
 	pr := &p.Process
 	if pr.User.Umask != nil {
 		unix.Umask(int(*pr.User.Umask))
@@ -248,6 +288,16 @@ func (s *stage) finish(p *spec.Plan, exe string) error {
 	if err := unix.Chdir(pr.Cwd); err != nil {
 		return fmt.Errorf("process.cwd: chdir %s: %w", pr.Cwd, err)
 	}
+	if p.Hooks != nil {
+		// Forked from this locked thread, the hooks get its credentials.
+		return s.runHooks("startContainer", p.Hooks.StartContainer, specs.StateCreated)
+	}
+	return nil
+}
+
+// exec execs the user's process. Only returns on error.
+func (s *stage) exec(p *spec.Plan, exe string) error {
+	pr := &p.Process
 	// No descriptor of gtu's may reach the container (CVE-2024-21626):
 	// everything past stdio and the preserved fds is closed at exec.
 	if err := unix.CloseRange(uint(3+s.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {

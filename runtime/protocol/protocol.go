@@ -1,7 +1,8 @@
 // Package protocol is the one conversation between gtu (the parent: create or
 // run) and the init stage it re-executes as the container's first process.
 // Every message that crosses the sync socket is a Message of a Kind below,
-// and both ends check the order of steps with a Sequence.
+// and both ends check the order of steps with a Sequence. After the socket
+// closes, exec.fifo carries one last result from the init to `gtu start`.
 //
 //	parent (gtu create / run)                 child (gtu init, in new namespaces)
 //	-------------------------                 ----------------------------------
@@ -9,23 +10,56 @@
 //	flags; Go writes uid/gid maps before
 //	the child runs any of our code
 //	put the child's pid into its cgroup
-//	        ── Bootstrap{Plan} ──────────▶    unshare cgroup / time namespaces,
-//	                                          mounts, /dev, console (pty master
+//	        ── Bootstrap{Plan, State} ───▶    unshare cgroup / time namespaces,
+//	                                          mounts and /dev under the rootfs
+//	   only when the plan has prestart or createRuntime hooks:
+//	        ◀──────── CreateRuntime{} ────    (and wait)
+//	run prestart, then createRuntime
+//	hooks (status creating); if one
+//	fails, kill the child, remove all
+//	        ── Resume{} ─────────────────▶
+//	                                          createContainer hooks (status
+//	                                          creating; the host's paths),
+//	                                          root switch, console (pty master
 //	                                          sent to --console-socket), hostname,
-//	                                          sysctls, root switch, masked and
-//	                                          read-only paths, rlimits, user
-//	                                          lookup, executable lookup
+//	                                          sysctls, masked and read-only
+//	                                          paths, rlimits, user lookup,
+//	                                          executable lookup
 //	        ◀──────────── Ready{} ────────    (or Error{Error: "..."} and exit 1)
-//	write state.json and the pid file,
-//	close the socket and exit (create)        block opening exec.fifo for writing
-//	                                          until `gtu start` opens it to read,
-//	                                          then drop privileges (groups, uid,
-//	                                          capabilities, no_new_privs) and
-//	                                          execve the user's process
+//	write state.json (keeping the
+//	poststart and poststop hooks) and
+//	the pid file, close the socket and
+//	exit (create)                             block opening exec.fifo for writing
+//
+//	gtu start (run goes on here)
+//	open exec.fifo for reading ─────────▶     the open returns
+//	   without startContainer hooks:
+//	        ◀──── exec.fifo: "0" ─────────    drop privileges (groups, uid,
+//	                                          capabilities, no_new_privs),
+//	                                          chdir, execve the user's process
+//	   with startContainer hooks:
+//	                                          drop privileges, chdir, run them
+//	                                          (status created, the container's
+//	                                          paths, the container's user)
+//	        ◀──── exec.fifo: "0" ─────────    then execve the user's process
+//	        ◀──── exec.fifo: "!" error ───    or, on any failure, exit 1
+//	remove exec.fifo, run poststart
+//	hooks (status running); if one
+//	fails, kill the container
+//
+//	gtu delete (or the end of gtu run): kill, remove the cgroup and state,
+//	then poststop hooks (status stopped); their failures are only warnings.
 //
 // Errors in the child before Ready travel back as an Error message, so the
 // user sees one line from the gtu command they ran. After Ready the parent
-// may be gone; the child can only report on its stderr.
+// may be gone; the child reports to `gtu start` through exec.fifo instead
+// (StartResult). What fails after "0" (an execve, or without hooks a
+// privilege drop) is left for the child's stderr.
+//
+// CreateRuntime and Resume are sent only for a plan with such hooks,
+// Bootstrap carries State only when the init runs hooks itself, and "0"
+// comes before the privilege drop unless startContainer hooks must run
+// after it: a container without hooks pays for none of them.
 //
 // The socket carries a stream of JSON objects, one per message.
 package protocol
@@ -34,6 +68,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gophertainer/gtu/runtime/spec"
 )
@@ -44,8 +80,13 @@ type Kind string
 // The message kinds, in protocol order.
 const (
 	KindBootstrap Kind = "bootstrap" // parent -> child: the plan
-	KindReady     Kind = "ready"     // child -> parent: set up, waiting for start
-	KindError     Kind = "error"     // child -> parent: set-up failed
+	// KindCreateRuntime is child -> parent: the namespaces and mounts
+	// exist, the root switch has not happened; run the prestart and
+	// createRuntime hooks and answer Resume.
+	KindCreateRuntime Kind = "createRuntime"
+	KindResume        Kind = "resume" // parent -> child: the hooks ran, go on
+	KindReady         Kind = "ready"  // child -> parent: set up, waiting for start
+	KindError         Kind = "error"  // child -> parent: set-up failed
 )
 
 // Message is one step of the handshake.
@@ -55,6 +96,11 @@ type Message struct {
 	Plan *spec.Plan `json:"plan,omitempty"`
 	// LogLevel is set on Bootstrap: the slog level the child logs at.
 	LogLevel int `json:"logLevel,omitempty"`
+	// State is set on Bootstrap when the init runs hooks itself
+	// (createContainer, startContainer): the container's OCI state as the
+	// hooks must see it, with the init's pid on the host, which the init
+	// cannot learn from inside its pid namespace.
+	State *specs.State `json:"state,omitempty"`
 	// Error is set on Error: one line, naming what failed.
 	Error string `json:"error,omitempty"`
 }
@@ -78,14 +124,37 @@ func (r Role) String() string {
 // Sequence checks that messages come in protocol order. It does no I/O, so
 // the order rules are tested apart from any socket.
 type Sequence struct {
-	step int // 0: nothing yet, 1: bootstrap seen, 2: finished
+	step step
+}
+
+// step is how far the handshake has come.
+type step int
+
+const (
+	stepNew     step = iota // nothing yet
+	stepSetup               // bootstrap seen: the child sets up
+	stepHooks               // the parent runs createRuntime hooks
+	stepResumed             // the child finishes its set-up
+	stepDone                // ready or error: the handshake is over
+)
+
+// transitions are the only allowed moves. The child may fail before it
+// has read anything (e.g. bad fds), but not while the parent runs hooks:
+// it is blocked waiting for Resume, and a failing hook ends it by SIGKILL.
+var transitions = map[step]map[Kind]step{
+	stepNew:     {KindBootstrap: stepSetup, KindError: stepDone},
+	stepSetup:   {KindCreateRuntime: stepHooks, KindReady: stepDone, KindError: stepDone},
+	stepHooks:   {KindResume: stepResumed},
+	stepResumed: {KindReady: stepDone, KindError: stepDone},
 }
 
 // sender is who may send each kind.
 var sender = map[Kind]Role{
-	KindBootstrap: Parent,
-	KindReady:     Child,
-	KindError:     Child,
+	KindBootstrap:     Parent,
+	KindCreateRuntime: Child,
+	KindResume:        Parent,
+	KindReady:         Child,
+	KindError:         Child,
 }
 
 // Next accepts message kind k sent by from, or says why it is out of order.
@@ -97,22 +166,16 @@ func (s *Sequence) Next(from Role, k Kind) error {
 	if want != from {
 		return fmt.Errorf("%w: %s may not send %q", ErrOrder, from, k)
 	}
-	switch {
-	case s.step == 0 && k == KindBootstrap:
-		s.step = 1
-	case s.step == 0 && k == KindError:
-		// The child may fail before it has read anything (e.g. bad fds).
-		s.step = 2
-	case s.step == 1 && (k == KindReady || k == KindError):
-		s.step = 2
-	default:
+	next, ok := transitions[s.step][k]
+	if !ok {
 		return fmt.Errorf("%w: %q after step %d", ErrOrder, k, s.step)
 	}
+	s.step = next
 	return nil
 }
 
 // Done reports whether the handshake has finished.
-func (s *Sequence) Done() bool { return s.step == 2 }
+func (s *Sequence) Done() bool { return s.step == stepDone }
 
 // Conn is one end of the sync socket.
 type Conn struct {

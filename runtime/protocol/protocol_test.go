@@ -3,7 +3,10 @@ package protocol
 import (
 	"errors"
 	"net"
+	"reflect"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gophertainer/gtu/runtime/spec"
 )
@@ -28,6 +31,21 @@ func TestSequence(t *testing.T) {
 		{"two bootstraps", []step{{Parent, KindBootstrap, true}, {Parent, KindBootstrap, false}}, false},
 		{"after done", []step{{Parent, KindBootstrap, true}, {Child, KindReady, true}, {Child, KindError, false}}, true},
 		{"unknown kind", []step{{Parent, Kind("hello"), false}}, false},
+		{"createRuntime hooks", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true},
+			{Parent, KindResume, true}, {Child, KindReady, true}}, true},
+		{"child fails after resume", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true},
+			{Parent, KindResume, true}, {Child, KindError, true}}, true},
+		{"createRuntime before bootstrap", []step{{Child, KindCreateRuntime, false}}, false},
+		{"parent sends createRuntime", []step{{Parent, KindBootstrap, true}, {Parent, KindCreateRuntime, false}}, false},
+		{"child sends resume", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true}, {Child, KindResume, false}}, false},
+		{"resume unasked", []step{{Parent, KindBootstrap, true}, {Parent, KindResume, false}}, false},
+		{"ready while the parent runs hooks", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true}, {Child, KindReady, false}}, false},
+		{"error while the parent runs hooks", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true}, {Child, KindError, false}}, false},
+		{"createRuntime twice", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true},
+			{Parent, KindResume, true}, {Child, KindCreateRuntime, false}}, false},
+		{"two resumes", []step{{Parent, KindBootstrap, true}, {Child, KindCreateRuntime, true},
+			{Parent, KindResume, true}, {Parent, KindResume, false}}, false},
+		{"createRuntime after ready", []step{{Parent, KindBootstrap, true}, {Child, KindReady, true}, {Child, KindCreateRuntime, false}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +96,43 @@ func TestConnRoundTrip(t *testing.T) {
 	// Sending out of turn is refused locally without writing.
 	if err := child.Send(&Message{Kind: KindReady}); !errors.Is(err, ErrOrder) {
 		t.Fatalf("want ErrOrder, got %v", err)
+	}
+}
+
+// The createRuntime round-trip, with the state the init's hooks need.
+func TestConnHooksRoundTrip(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	parent, child := NewConn(a, Parent), NewConn(b, Child)
+	st := &specs.State{Version: "1.3.0", ID: "c1", Status: specs.StateCreating, Pid: 4242, Bundle: "/b",
+		Annotations: map[string]string{"k": "v"}}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- parent.Send(&Message{Kind: KindBootstrap, Plan: &spec.Plan{ID: "c1"}, State: st})
+	}()
+	m, err := child.Recv()
+	if err != nil || <-errc != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.State, st) {
+		t.Fatalf("state %+v, want %+v", m.State, st)
+	}
+	for _, step := range []struct {
+		from, to *Conn
+		kind     Kind
+	}{{child, parent, KindCreateRuntime}, {parent, child, KindResume}, {child, parent, KindReady}} {
+		go func() { errc <- step.from.Send(&Message{Kind: step.kind}) }()
+		m, err := step.to.Recv()
+		if err != nil || m.Kind != step.kind {
+			t.Fatalf("%s: got %+v, %v", step.kind, m, err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !parent.seq.Done() || !child.seq.Done() {
+		t.Error("handshake not done on both ends")
 	}
 }
 

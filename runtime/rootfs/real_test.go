@@ -44,7 +44,7 @@ func childMain() int {
 		fmt.Println("CHILD-ERROR:", err)
 		return 2
 	}
-	if err := Prepare(&p); err != nil {
+	if err := Prepare(&p, nil); err != nil {
 		fmt.Println("PREPARE-ERROR:", err)
 		return 3
 	}

@@ -3,7 +3,8 @@
 // in which it is root), on a locked OS thread, and only executes what
 // spec.Plan says:
 //
-//	Prepare      / rslave, rootfs bind, Plan.Mounts, /dev, pivot_root or move+chroot
+//	Prepare      / rslave, rootfs bind, Plan.Mounts, /dev, [beforeSwitch],
+//	             pivot_root or move+chroot
 //	BindConsole  pty slave onto /dev/console (optional)
 //	Finalize     masked paths, read-only paths, /dev ro, / ro
 //
@@ -22,7 +23,10 @@ import (
 )
 
 // Prepare does everything up to and including the switch to the new root.
-func Prepare(p *spec.Plan) error {
+// beforeSwitch, when not nil, runs once the mounts are in place but the
+// host's filesystem is still in view: the point where the OCI runtime spec
+// runs createRuntime and createContainer hooks.
+func Prepare(p *spec.Plan, beforeSwitch func() error) error {
 	// The host path is trusted; resolve it once so that walking up from it
 	// (parentMountPrivate) and comparing with mountinfo see real paths.
 	rootfs, err := filepath.EvalSymlinks(p.Rootfs)
@@ -66,6 +70,11 @@ func Prepare(p *spec.Plan) error {
 		}
 	}
 	m.root.Close()
+	if beforeSwitch != nil {
+		if err := beforeSwitch(); err != nil {
+			return err
+		}
+	}
 	if p.NoPivot {
 		err = moveRoot(rootfs)
 	} else {

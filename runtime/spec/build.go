@@ -86,6 +86,7 @@ func Build(s *specs.Spec, o Options) (*Plan, error) {
 		p.Mounts = append(p.Mounts, convertMount(m, bundle))
 	}
 	p.Devices = buildDevices(linux.Devices)
+	p.Hooks = buildHooks(s.Hooks)
 	return p, nil
 }
 
@@ -249,6 +250,32 @@ func raisableAmbient(ambient, permitted, inheritable []int) []int {
 		if slices.Contains(permitted, c) && slices.Contains(inheritable, c) {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// buildHooks copies config.json's hooks, or returns nil when every list is
+// empty.
+func buildHooks(in *specs.Hooks) *Hooks {
+	if in == nil {
+		return nil
+	}
+	out := &Hooks{}
+	dst := []*[]Hook{&out.Prestart, &out.CreateRuntime, &out.CreateContainer,
+		&out.StartContainer, &out.Poststart, &out.Poststop}
+	n := 0
+	for i, l := range hookLists(in) {
+		for _, h := range l.list {
+			hook := Hook{Path: h.Path, Args: slices.Clone(h.Args), Env: slices.Clone(h.Env)}
+			if h.Timeout != nil {
+				hook.Timeout = *h.Timeout
+			}
+			*dst[i] = append(*dst[i], hook)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
 	}
 	return out
 }

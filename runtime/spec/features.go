@@ -17,10 +17,8 @@ func Features() *features.Features {
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
-		// Hooks are not run yet, so none are listed. (JSON omits an empty
-		// list, which readers then take as "unknown".)
-		Hooks:        []string{},
-		MountOptions: mountOptionNames(),
+		Hooks:         hookNames(),
+		MountOptions:  mountOptionNames(),
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: capList(),
@@ -36,6 +34,16 @@ func Features() *features.Features {
 		},
 		Annotations: map[string]string{versionAnnotation: version()},
 	}
+}
+
+// hookNames are the hook lists Build accepts and gtu runs, in lifecycle
+// order, as config.json spells them.
+func hookNames() []string {
+	var out []string
+	for _, l := range hookLists(&specs.Hooks{}) {
+		out = append(out, l.name)
+	}
+	return out
 }
 
 // version is the gtu module's version as stamped by the Go toolchain.

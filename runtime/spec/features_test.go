@@ -14,8 +14,9 @@ func TestFeatures(t *testing.T) {
 	if f.OCIVersionMin != "1.0.0" || f.OCIVersionMax != specs.Version {
 		t.Errorf("versions %q..%q", f.OCIVersionMin, f.OCIVersionMax)
 	}
-	if f.Hooks == nil || len(f.Hooks) != 0 {
-		t.Errorf("Hooks = %#v, want empty", f.Hooks)
+	wantHooks := []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+	if !slices.Equal(f.Hooks, wantHooks) {
+		t.Errorf("Hooks = %#v, want %v", f.Hooks, wantHooks)
 	}
 	if !slices.IsSorted(f.MountOptions) || !slices.Contains(f.MountOptions, "rro") || !slices.Contains(f.MountOptions, "rbind") {
 		t.Errorf("MountOptions = %v", f.MountOptions)

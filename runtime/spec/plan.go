@@ -52,6 +52,56 @@ type Plan struct {
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 
 	Process Process `json:"process"`
+
+	// Hooks are config.json's hooks; nil when it has none, so a container
+	// without hooks pays nothing for them (no protocol round-trip, no
+	// state written).
+	Hooks *Hooks `json:"hooks,omitempty"`
+}
+
+// Hooks are config.json's hooks, one list per point of the lifecycle
+// (runtime-spec config.md, "POSIX-platform Hooks"), in the order they run.
+type Hooks struct {
+	// Prestart is deprecated; it runs where runc runs it, just before
+	// CreateRuntime and like it in the runtime namespace.
+	Prestart        []Hook `json:"prestart,omitempty"`
+	CreateRuntime   []Hook `json:"createRuntime,omitempty"`
+	CreateContainer []Hook `json:"createContainer,omitempty"`
+	StartContainer  []Hook `json:"startContainer,omitempty"`
+	Poststart       []Hook `json:"poststart,omitempty"`
+	Poststop        []Hook `json:"poststop,omitempty"`
+}
+
+// Hook is one hook: a program run with exactly these args and env.
+type Hook struct {
+	Path string   `json:"path"`
+	Args []string `json:"args,omitempty"`
+	Env  []string `json:"env,omitempty"`
+	// Timeout is in seconds; 0 means none.
+	Timeout int `json:"timeout,omitempty"`
+}
+
+// RuntimeStop reports whether create must stop the init stage before its
+// root switch to run prestart and createRuntime hooks in the runtime
+// namespace. It is false for a nil *Hooks.
+func (h *Hooks) RuntimeStop() bool {
+	return h != nil && len(h.Prestart)+len(h.CreateRuntime) > 0
+}
+
+// InContainer reports whether the init stage runs hooks itself
+// (createContainer, startContainer) and so needs the container's state.
+func (h *Hooks) InContainer() bool {
+	return h != nil && len(h.CreateContainer)+len(h.StartContainer) > 0
+}
+
+// Later returns the hooks that verbs after create run (poststart by start or
+// run, poststop by delete), or nil when there are none: create saves them
+// with the container's state.
+func (h *Hooks) Later() *Hooks {
+	if h == nil || len(h.Poststart)+len(h.Poststop) == 0 {
+		return nil
+	}
+	return &Hooks{Poststart: h.Poststart, Poststop: h.Poststop}
 }
 
 // JoinNS is an existing namespace to enter.

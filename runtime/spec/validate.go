@@ -46,6 +46,7 @@ func Validate(s *specs.Spec) error {
 	}
 	validatePaths(&p, "linux.maskedPaths", linux.MaskedPaths)
 	validatePaths(&p, "linux.readonlyPaths", linux.ReadonlyPaths)
+	validateHooks(&p, s.Hooks)
 	return errors.Join(p...)
 }
 
@@ -77,13 +78,7 @@ func validateProcess(p *problems, proc *specs.Process) {
 	if !filepath.IsAbs(proc.Cwd) {
 		p.add("process.cwd", "must be absolute")
 	}
-	for i, e := range proc.Env {
-		// execve(2) would cut the string at a NUL, and an entry without '='
-		// or with an empty name is no variable at all.
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsRune(e, 0) {
-			p.add(at("process.env", i), "%q is not of the form KEY=VALUE", e)
-		}
-	}
+	validateEnv(p, "process.env", proc.Env)
 	if c := proc.Capabilities; c != nil {
 		for _, set := range capSets(c) {
 			for i, name := range set.caps {
@@ -112,6 +107,16 @@ func validateProcess(p *problems, proc *specs.Process) {
 	}
 	if m := proc.User.Umask; m != nil && *m > 0o777 {
 		p.add("process.user.umask", "%#o is not a permission mask", *m)
+	}
+}
+
+func validateEnv(p *problems, field string, env []string) {
+	for i, e := range env {
+		// execve(2) would cut the string at a NUL, and an entry without '='
+		// or with an empty name is no variable at all.
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.ContainsRune(e, 0) {
+			p.add(at(field, i), "%q is not of the form KEY=VALUE", e)
+		}
 	}
 }
 
@@ -277,6 +282,44 @@ func validatePaths(p *problems, field string, paths []string) {
 	for i, path := range paths {
 		if !filepath.IsAbs(path) {
 			p.add(at(field, i), "must be absolute")
+		}
+	}
+}
+
+// hookList is one of config.json's hook lists with its field name.
+type hookList struct {
+	name string // e.g. "createRuntime"
+	list []specs.Hook
+}
+
+// hookLists returns config.json's hook lists in the order they run.
+func hookLists(h *specs.Hooks) []hookList {
+	return []hookList{
+		{"prestart", h.Prestart}, //nolint:staticcheck // deprecated, still run (runtime-spec)
+		{"createRuntime", h.CreateRuntime},
+		{"createContainer", h.CreateContainer},
+		{"startContainer", h.StartContainer},
+		{"poststart", h.Poststart},
+		{"poststop", h.Poststop},
+	}
+}
+
+// validateHooks checks each hook: an absolute path (it is executed as is,
+// never looked up in $PATH), a positive timeout, KEY=VALUE environment.
+func validateHooks(p *problems, h *specs.Hooks) {
+	if h == nil {
+		return
+	}
+	for _, l := range hookLists(h) {
+		for i, hook := range l.list {
+			field := at("hooks."+l.name, i)
+			if !filepath.IsAbs(hook.Path) {
+				p.add(field+".path", "must be absolute")
+			}
+			if hook.Timeout != nil && *hook.Timeout <= 0 {
+				p.add(field+".timeout", "must be positive")
+			}
+			validateEnv(p, field+".env", hook.Env)
 		}
 	}
 }

@@ -35,6 +35,9 @@ type State struct {
 	Systemd     bool              `json:"systemd,omitempty"`
 	Rootless    bool              `json:"rootless,omitempty"`
 	Stopped     bool              `json:"stopped,omitempty"` // set when gtu itself saw the init exit
+	// Hooks are the poststart and poststop hooks that start and delete run
+	// (a spec.Hooks, opaque here like Cgroup); absent without such hooks.
+	Hooks json.RawMessage `json:"hooks,omitempty"`
 }
 
 // Dir is one container's state directory. A Dir is not safe for concurrent
