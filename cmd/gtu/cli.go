@@ -34,6 +34,7 @@ type CLI struct {
 	Delete   deleteCmd   `cmd:"" help:"Delete a container and everything it holds."`
 	Pause    pauseCmd    `cmd:"" help:"Freeze all processes of a container."`
 	Resume   resumeCmd   `cmd:"" help:"Thaw a paused container."`
+	Exec     execCmd     `cmd:"" help:"Run a new process inside a running container."`
 	Ps       psCmd       `cmd:"" help:"List the processes of a container (runs the host's ps)."`
 	Update   updateCmd   `cmd:"" help:"Change the cgroup limits of a container."`
 	Events   eventsCmd   `cmd:"" help:"Print a container's stats and OOM events as JSON."`

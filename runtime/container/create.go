@@ -97,6 +97,11 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
+	if s.Linux != nil && s.Linux.Seccomp != nil {
+		// podman always sends a profile, so refusing it would refuse
+		// podman; running without the filter must at least be said.
+		g.logger().Warn("linux.seccomp is ignored: seccomp is not implemented yet, the container runs without a system call filter", "id", o.ID)
+	}
 	if plan.Process.Terminal && o.ConsoleSocket == "" && !foreground {
 		return nil, errors.New("process.terminal is true but no --console-socket was given (needed when gtu does not stay in the foreground)")
 	}

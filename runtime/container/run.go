@@ -62,29 +62,41 @@ func Run(g Global, o RunOptions) (int, error) {
 
 // wait proxies the terminal, forwards signals to the init, and reaps it.
 func (l *launched) wait() (int, error) {
+	master := l.master
+	l.master = nil
+	return foreground(l.cmd.Process, master)
+}
+
+// foreground serves a process gtu waits for (run's init, exec's process):
+// it receives the pty master on master (nil without a terminal) and
+// proxies it, forwards signals, reaps proc and returns its exit code.
+func foreground(proc *os.Process, master *os.File) (int, error) {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
-	if l.master != nil {
-		ptm, err := console.RecvFd(l.master)
-		l.master.Close()
-		l.master = nil
+	if master != nil {
+		ptm, err := console.RecvFd(master)
+		master.Close()
 		if err != nil {
-			_ = l.cmd.Process.Kill()
-			_ = l.cmd.Wait()
+			_ = proc.Kill()
+			_, _ = proc.Wait()
 			return 0, fmt.Errorf("receive the container's pty: %w", err)
 		}
 		defer ptm.Close()
 		restore, err := console.Proxy(ptm, os.Stdin, os.Stdout)
 		if err != nil {
-			_ = l.cmd.Process.Kill()
-			_ = l.cmd.Wait()
+			_ = proc.Kill()
+			_, _ = proc.Wait()
 			return 0, err
 		}
 		defer restore()
 	}
-	done := make(chan error, 1)
-	go func() { done <- l.cmd.Wait() }()
+	type result struct {
+		ps  *os.ProcessState
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { ps, err := proc.Wait(); done <- result{ps, err} }()
 	for {
 		select {
 		case s := <-sigs:
@@ -92,9 +104,9 @@ func (l *launched) wait() (int, error) {
 			if !ok || !forwarded(sig) {
 				continue
 			}
-			_ = l.cmd.Process.Signal(sig)
-		case err := <-done:
-			return exitCode(l.cmd.ProcessState, err)
+			_ = proc.Signal(sig)
+		case r := <-done:
+			return exitCode(r.ps, r.err)
 		}
 	}
 }

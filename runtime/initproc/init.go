@@ -65,6 +65,14 @@ func run() error {
 	}
 	s.log = newLogger(m.LogLevel)
 	s.state = m.State
+	if p.Exec {
+		return s.runExec(p)
+	}
+	if s.fifo == nil {
+		err = fmt.Errorf("%s is not set: gtu init is started by gtu itself, not by hand", protocol.EnvFifoFD)
+		_ = conn.Send(&protocol.Message{Kind: protocol.KindError, Error: err.Error()})
+		return err
+	}
 	exe, err := s.setup(p)
 	if err != nil {
 		// The parent prints it; our stderr may be the container's.
@@ -141,7 +149,8 @@ func inherit() (*stage, error) {
 	if s.sync, err = fd(protocol.EnvSyncFD, true); err != nil {
 		return nil, err
 	}
-	if s.fifo, err = fd(protocol.EnvFifoFD, true); err != nil {
+	// gtu exec passes no fifo: its process runs at once.
+	if s.fifo, err = fd(protocol.EnvFifoFD, false); err != nil {
 		return nil, err
 	}
 	if s.console, err = fd(protocol.EnvConsoleFD, false); err != nil {
@@ -236,8 +245,11 @@ func (s *stage) setupConsole(p *spec.Plan) error {
 			return fmt.Errorf("process.consoleSize: %w", err)
 		}
 	}
-	if err := rootfs.BindConsole(slavePath); err != nil {
-		return err
+	if !p.Exec {
+		// The container's console; an exec'd process only gets its pty.
+		if err := rootfs.BindConsole(slavePath); err != nil {
+			return err
+		}
 	}
 	if err := console.SendFd(s.console, master); err != nil {
 		return fmt.Errorf("send the pty master to the console socket: %w", err)

@@ -115,6 +115,17 @@ func checkSupported(s *specs.Spec) error {
 				"joining an existing %s namespace is not supported yet", ns.Type))
 		}
 	}
+	// No LSM support yet (this project's hosts have neither AppArmor nor
+	// SELinux): an explicit request must not be dropped silently.
+	if s.Process != nil && s.Process.ApparmorProfile != "" {
+		errs = append(errs, fieldErr(ErrUnsupported, "process.apparmorProfile", "AppArmor profiles are not supported yet"))
+	}
+	if s.Process != nil && s.Process.SelinuxLabel != "" {
+		errs = append(errs, fieldErr(ErrUnsupported, "process.selinuxLabel", "SELinux labels are not supported yet"))
+	}
+	if s.Linux.MountLabel != "" {
+		errs = append(errs, fieldErr(ErrUnsupported, "linux.mountLabel", "SELinux labels are not supported yet"))
+	}
 	for i, m := range s.Mounts {
 		field := at("mounts", i)
 		if len(m.UIDMappings) != 0 || len(m.GIDMappings) != 0 {

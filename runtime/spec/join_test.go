@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -56,5 +58,23 @@ func TestDefaultDevicesIsACopy(t *testing.T) {
 	d[0].FileMode = 0
 	if defaultDevices[0].FileMode != 0o666 || len(d) != 6 {
 		t.Fatal("DefaultDevices must return a copy of the six defaults")
+	}
+}
+
+func TestBuildRefusesLSMLabels(t *testing.T) {
+	for _, tt := range []struct {
+		field  string
+		mutate func(*specs.Spec)
+	}{
+		{"process.apparmorProfile", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }},
+		{"process.selinuxLabel", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }},
+		{"linux.mountLabel", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }},
+	} {
+		s := Default(false)
+		tt.mutate(s)
+		_, err := Build(s, Options{ID: "x", Bundle: "/b"})
+		if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("%s: %v", tt.field, err)
+		}
 	}
 }

@@ -6,6 +6,10 @@ package spec
 // data: mount flags are already numbers, capability and rlimit names already
 // resolved. The executor in runtime/initproc only follows it.
 type Plan struct {
+	// Exec marks the plan of a process joining a running container (gtu
+	// exec): only Process is set; namespaces, cgroup and root come from
+	// the container.
+	Exec   bool   `json:"exec,omitempty"`
 	ID     string `json:"id"`
 	Bundle string `json:"bundle"`
 	// Rootfs is the absolute host path of the container's root filesystem.

@@ -154,6 +154,28 @@ func TestPodman(t *testing.T) {
 			t.Errorf("podman run -t: want /dev/pts/0 and stdin-tty, got %q", out)
 		}
 	})
+	t.Run("exec, top, kill", func(t *testing.T) {
+		id := p.startWaiter(t)
+		if out := p.mustRun(t, "exec", id, "sh", "-c", "echo exec-$((6*7)); exit 0"); out != "exec-42\n" {
+			t.Errorf("podman exec printed %q", out)
+		}
+		if r := p.run("exec", id, "sh", "-c", "exit 5"); r.code != 5 {
+			t.Errorf("podman exec exit 5: %v", r)
+		}
+		if out := p.mustRun(t, "exec", "-t", id, "sh", "-c", "tty"); !strings.HasPrefix(out, "/dev/pts/") {
+			t.Errorf("podman exec -t: tty printed %q", out)
+		}
+		if out := p.mustRun(t, "top", id); !strings.Contains(out, "sleep 1000") {
+			t.Errorf("podman top does not show the container's sleep: %q", out)
+		}
+		p.mustRun(t, "kill", id)
+		poll(t, "the killed container to exit", func() (bool, string) {
+			s := p.inspect(t, id, "{{.State.Status}}")
+			return s == "exited", s
+		})
+		p.mustRun(t, "rm", id)
+		p.assertNoContainers(t)
+	})
 	t.Run("pause, unpause", func(t *testing.T) {
 		id := p.startWaiter(t)
 		full := p.inspect(t, id, "{{.Id}}")

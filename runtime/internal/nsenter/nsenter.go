@@ -34,24 +34,32 @@ func Open() (*os.File, error) {
 	return exeseal.Bytes("gtu-nsenter", image)
 }
 
-// Order puts the namespaces in the order the helper must join them: every
-// namespace owned by the caller's user namespace first (the helper still
-// has the host's capabilities over them), then the user namespace, then
-// those the container's user namespace owns. owned reports, for each flag,
-// whether the container's user namespace owns that namespace.
-func Order(ns []Join, owned func(flag uintptr) bool) []Join {
-	var before, user, after []Join
+// Order puts the user namespace last, where the helper needs it: the other
+// namespaces are joined with the caller's capabilities, the user namespace
+// only by the child it forks (see c/nsenter.c).
+func Order(ns []Join) []Join {
+	var out, user []Join
 	for _, j := range ns {
-		switch {
-		case j.Flag == unix.CLONE_NEWUSER:
+		if j.Flag == unix.CLONE_NEWUSER {
 			user = append(user, j)
-		case owned != nil && owned(j.Flag):
-			after = append(after, j)
-		default:
-			before = append(before, j)
+			continue
 		}
+		out = append(out, j)
 	}
-	return append(append(before, user...), after...)
+	return append(out, user...)
+}
+
+// ParsePID reads the helper's report from ERRFD: the pid of the process it
+// started, or the error it failed with.
+func ParsePID(line string) (int, error) {
+	line = strings.TrimSpace(line)
+	if pid, err := strconv.Atoi(line); err == nil && pid > 0 {
+		return pid, nil
+	}
+	if line == "" {
+		return 0, errors.New("nsenter: exited without a word")
+	}
+	return 0, errors.New(line)
 }
 
 // Args is the helper's argument vector (see c/nsenter.c for its format).

@@ -39,17 +39,10 @@ func TestArgs(t *testing.T) {
 }
 
 func TestOrder(t *testing.T) {
-	ns := []Join{{unix.CLONE_NEWNS, 1}, {unix.CLONE_NEWUSER, 2}, {unix.CLONE_NEWNET, 3}, {unix.CLONE_NEWPID, 4}}
-	// The container's user namespace owns mount and pid; the network
-	// namespace was joined from the host's.
-	owned := func(f uintptr) bool { return f == unix.CLONE_NEWNS || f == unix.CLONE_NEWPID }
-	got := Order(ns, owned)
-	want := []Join{{unix.CLONE_NEWNET, 3}, {unix.CLONE_NEWUSER, 2}, {unix.CLONE_NEWNS, 1}, {unix.CLONE_NEWPID, 4}}
-	if !reflect.DeepEqual(got, want) {
+	ns := []Join{{unix.CLONE_NEWNS, 1}, {unix.CLONE_NEWUSER, 2}, {unix.CLONE_NEWNET, 3}}
+	want := []Join{{unix.CLONE_NEWNS, 1}, {unix.CLONE_NEWNET, 3}, {unix.CLONE_NEWUSER, 2}}
+	if got := Order(ns); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Order = %v, want %v", got, want)
-	}
-	if got := Order(ns, nil); got[len(got)-1].Flag != unix.CLONE_NEWUSER {
-		t.Fatalf("without ownership the user namespace goes last: %v", got)
 	}
 }
 
@@ -157,9 +150,16 @@ func TestJoin(t *testing.T) {
 		n, _ := errR.Read(msg)
 		t.Fatalf("helper: %v: %s", err, msg[:n])
 	}
+	errW.Close()
+	msg := make([]byte, 64)
+	n, _ := errR.Read(msg)
+	child, err := ParsePID(string(msg[:n]))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The exec'd child is ours (CLONE_PARENT): reap it.
 	var ws unix.WaitStatus
-	if _, err := unix.Wait4(-1, &ws, 0, nil); err != nil {
+	if _, err := unix.Wait4(child, &ws, 0, nil); err != nil {
 		t.Fatalf("wait for the joined child: %v", err)
 	}
 	if !ws.Exited() || ws.ExitStatus() != 0 {
@@ -173,3 +173,18 @@ func TestJoin(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestParsePID(t *testing.T) {
+	if pid, err := ParsePID("1234\n"); err != nil || pid != 1234 {
+		t.Fatalf("ParsePID(1234) = %d, %v", pid, err)
+	}
+	if _, err := ParsePID("nsenter: setns flag 131072 : errno 1\n"); err == nil || !strings.HasPrefix(err.Error(), "nsenter: setns") {
+		t.Fatalf("ParsePID(error line) = %v", err)
+	}
+	if _, err := ParsePID(""); err == nil {
+		t.Fatal("ParsePID(\"\") accepted")
+	}
+	if _, err := ParsePID("0"); err == nil {
+		t.Fatal("ParsePID(0) accepted")
+	}
+}

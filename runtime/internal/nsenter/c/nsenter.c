@@ -17,8 +17,8 @@
  *   nsenter ERRFD EXEFD NSLIST TASKFDS CGROUP2FD -- ARGV...
  *     ERRFD     where a failure is reported as one line of text;
  *     EXEFD     the sealed gtu image, exec'd with execveat(AT_EMPTY_PATH);
- *     NSLIST    "FLAG:FD,FLAG:FD,..." namespaces to join, in this order
- *               (the caller puts the user namespace where it must go);
+ *     NSLIST    "FLAG:FD,FLAG:FD,..." namespaces to join, in this order;
+ *               a user namespace among them is joined last, by the child;
  *     TASKFDS   "FD,FD,..." v1 cgroup "tasks" files opened for writing:
  *               "0" moves this single thread, without the global lock that
  *               moving a whole process takes (an RCU grace period);
@@ -27,8 +27,10 @@
  * The environment passes through unchanged. nsenter always forks once after
  * joining, with CLONE_PARENT so that the child is the caller's own child (it
  * can wait for it): joining a pid namespace only applies to children, and
- * CLONE_INTO_CGROUP only to a new process. The intermediate process writes
- * nothing and exits 0 once the child exists; the child execs gtu.
+ * CLONE_INTO_CGROUP only to a new process. The intermediate process, still in
+ * the caller's pid namespace, writes the child's pid as seen there ("PID\n")
+ * to ERRFD and exits 0; the child execs gtu. A failure is one line starting
+ * "nsenter: " on ERRFD and exit status 125.
  */
 
 typedef unsigned long u64;
@@ -37,6 +39,9 @@ typedef long s64;
 #define SYS_write 1
 #define SYS_close 3
 #define SYS_exit 60
+#define SYS_setgroups 116
+#define SYS_setresuid 117
+#define SYS_setresgid 119
 #define SYS_prctl 157
 #define SYS_setns 308
 #define SYS_execveat 322
@@ -45,6 +50,7 @@ typedef long s64;
 #define PR_SET_DUMPABLE 4
 #define AT_EMPTY_PATH 0x1000
 #define CLONE_PARENT 0x00008000UL
+#define CLONE_NEWUSER 0x10000000L
 #define CLONE_INTO_CGROUP 0x200000000UL
 #define EXIT_FAIL 125
 
@@ -154,11 +160,23 @@ int nsenter_main(int argc, char **argv, char **envp)
 		if (*p == ',')
 			p++;
 	}
+	/* Every namespace but the user namespace now, with the host's
+	 * capabilities (they reach into any namespace a descendant user
+	 * namespace owns); the user namespace last, in the child: after it our
+	 * credentials are the container's, and clone3's CLONE_INTO_CGROUP
+	 * checks the caller's right to write the cgroup. */
+	int userfd = -1;
 	for (p = argv[3]; *p;) {
 		s64 flag = num(&p);
 		if (*p++ != ':')
 			die("bad namespace list", -22);
 		int fd = (int)num(&p);
+		if (*p == ',')
+			p++;
+		if (flag == CLONE_NEWUSER) {
+			userfd = fd;
+			continue;
+		}
 		r = sys3(SYS_setns, fd, flag, 0);
 		if (r < 0) {
 			put("nsenter: setns flag ");
@@ -166,8 +184,6 @@ int nsenter_main(int argc, char **argv, char **envp)
 			die(" ", r);
 		}
 		sys3(SYS_close, fd, 0, 0);
-		if (*p == ',')
-			p++;
 	}
 	p = argv[5];
 	s64 cg2 = num(&p);
@@ -183,10 +199,30 @@ int nsenter_main(int argc, char **argv, char **envp)
 	r = sys3(SYS_clone3, &ca, sizeof(ca), 0);
 	if (r < 0)
 		die("clone3", r);
-	if (r > 0)
-		return 0; /* the child is the caller's: our job is done */
+	if (r > 0) {
+		/* The child is the caller's now; tell it which pid to wait for. */
+		putnum(r);
+		put("\n");
+		return 0;
+	}
 	if (cg2 >= 0)
 		sys3(SYS_close, cg2, 0, 0);
+	if (userfd >= 0) {
+		r = sys3(SYS_setns, userfd, CLONE_NEWUSER, 0);
+		if (r < 0)
+			die("setns user", r);
+		sys3(SYS_close, userfd, 0, 0);
+		/* Become the namespace's root: our host uid is not mapped there,
+		 * and without this the exec of gtu would drop every capability
+		 * joining gave us. setgroups may be denied there: fine. */
+		sys3(SYS_setgroups, 0, 0, 0);
+		r = sys3(SYS_setresgid, 0, 0, 0);
+		if (r < 0)
+			die("setresgid 0 in the user namespace", r);
+		r = sys3(SYS_setresuid, 0, 0, 0);
+		if (r < 0)
+			die("setresuid 0 in the user namespace", r);
+	}
 	r = sys6(SYS_execveat, exefd, (s64) "", (s64)(argv + 7), (s64)envp, AT_EMPTY_PATH, 0);
 	die("execveat gtu", r);
 }
