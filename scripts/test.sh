@@ -36,3 +36,8 @@ echo "== go test ./..."
 # The integration suite takes well under a minute; the timeout only stops
 # a hung runtime from eating CI's 90 minutes.
 go test -tags "$tags" -count=1 -timeout 20m ./...
+
+# The OCI runtime-tools suite against gtu and runc side by side. It reports
+# and does not gate (it fails only when it cannot build or run) until gtu has
+# exec, hooks and seccomp.
+bash tests/conformance/run.sh
