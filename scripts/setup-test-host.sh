@@ -28,6 +28,7 @@ packages=(
 	busybox-static # the static busybox the test rootfs is made of
 	runc           # the reference runtime for side-by-side tests
 	podman conmon  # the engine that drives a runtime in podman tests
+	containerd     # ctr and the runc shim, driving gtu in containerd tests
 	uidmap         # newuidmap/newgidmap, for rootless id mappings
 	slirp4netns fuse-overlayfs
 	libseccomp-dev pkg-config # building gtu's seccomp support
