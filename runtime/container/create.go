@@ -134,7 +134,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 func (l *launched) destroy(log *slog.Logger) {
 	if l.cmd != nil && l.cmd.Process != nil {
 		_ = l.cmd.Process.Kill()
-		_ = l.cmd.Wait()
+		_, _ = l.cmd.Process.Wait() // not cmd.Wait: with nsenter, cmd ran the helper
 	}
 	if l.master != nil {
 		l.master.Close()
@@ -230,7 +230,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
 	g.logger().Debug("starting the init stage")
-	if err := startInit(l.cmd, p.JoinNamespaces, l.h.cg); err != nil {
+	if err := startInit(l.cmd, p.JoinNamespaces, l.h.cg, g.logger()); err != nil {
 		return err
 	}
 	syncChild.Close()
@@ -440,7 +440,19 @@ func orDot(s string) string {
 //     grace period, about 12 ms here, the largest single cost of a start;
 //     moving only the current thread (v1 "tasks") and CLONE_INTO_CGROUP
 //     (cgroup2) do not. systemd places processes itself: Apply after start.
-func startInit(cmd *exec.Cmd, join []spec.JoinNS, cg *cgroupdelegate.Cgroup) error {
+//
+// Joining a user, mount or time namespace by path needs the nsenter helper
+// (see startViaHelper).
+func startInit(cmd *exec.Cmd, join []spec.JoinNS, cg *cgroupdelegate.Cgroup, log *slog.Logger) error {
+	if needsHelper(join) {
+		if !cg.CanEnterThread() {
+			return fmt.Errorf("%w: linux.namespaces: joining a user, mount or time namespace by path with --systemd-cgroup", ErrUnsupported)
+		}
+		if err := cg.Create(); err != nil {
+			return err
+		}
+		return startViaHelper(cmd, join, cg, log)
+	}
 	if !cg.CanEnterThread() {
 		if err := startJoined(cmd, join, nil); err != nil {
 			return err

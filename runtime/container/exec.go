@@ -239,7 +239,7 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 		return 0, err
 	}
 	helperFD := x.add(helper)
-	args, err := nsenter.Args(errFD, exeFD, joins, tasks, cg2, []string{"gtu", protocol.InitArg})
+	args, err := nsenter.Args(errFD, exeFD, joins, tasks, cg2, 0, []string{"gtu", protocol.InitArg})
 	if err != nil {
 		return 0, err
 	}
@@ -319,24 +319,15 @@ func (x *execution) addNamespaces() ([]nsenter.Join, error) {
 	return nsenter.Order(joins), nil
 }
 
-// addCgroup passes the container's cgroup: the v1 tasks files, written by
-// the helper's single thread, and the cgroup2 directory for clone3. A
-// cgroup that is gone is skipped: the process then stays in gtu's.
+// addCgroup passes the container's cgroup to the helper (see cgroupFiles).
 func (x *execution) addCgroup(g Global) (tasks []int, cg2 int) {
-	cg2 = -1
-	for key, dir := range x.h.st.CgroupPaths {
-		if key == "" {
-			if f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-				cg2 = x.add(f)
-			}
-			continue
-		}
-		f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY, 0)
-		if err != nil {
-			g.logger().Warn("exec: the process does not join this cgroup", "dir", dir, "err", err)
-			continue
-		}
+	tf, dir := cgroupFiles(x.h.st.CgroupPaths, g.logger())
+	for _, f := range tf {
 		tasks = append(tasks, x.add(f))
+	}
+	cg2 = -1
+	if dir != nil {
+		cg2 = x.add(dir)
 	}
 	return tasks, cg2
 }

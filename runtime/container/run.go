@@ -37,7 +37,7 @@ func Run(g Global, o RunOptions) (int, error) {
 	l.h.close()
 	if err := l.h.poststart(g.logger()); err != nil {
 		// poststart killed the container; a failed run leaves nothing.
-		_ = l.cmd.Wait()
+		_, _ = l.cmd.Process.Wait()
 		l.release()
 		if derr := Delete(g, o.ID, true); derr != nil {
 			g.logger().Warn("failed run: container not removed", "err", derr)

@@ -106,13 +106,13 @@ var joinableFromGo = map[specs.LinuxNamespaceType]bool{
 func checkSupported(s *specs.Spec) error {
 	var errs []error
 	for i, ns := range s.Linux.Namespaces {
-		if ns.Path != "" && !joinableFromGo[ns.Type] {
-			// setns(2) into a user or mount namespace fails in a
-			// multi-threaded process, and a time namespace wants a single
-			// thread too (STYLE.md): that needs the C pre-init stage of a
-			// later issue.
+		if ns.Path != "" && !joinableFromGo[ns.Type] && newUserNS(s.Linux.Namespaces) {
+			// setns(2) into a user, mount or time namespace fails in a
+			// multi-threaded process (STYLE.md): the nsenter helper joins
+			// them, but it cannot also write the id maps of a new user
+			// namespace for the init it starts.
 			errs = append(errs, fieldErr(ErrUnsupported, at("linux.namespaces", i)+".path",
-				"joining an existing %s namespace is not supported yet", ns.Type))
+				"joining an existing %s namespace together with a new user namespace is not supported yet", ns.Type))
 		}
 	}
 	// No LSM support yet (this project's hosts have neither AppArmor nor

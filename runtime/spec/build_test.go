@@ -359,11 +359,13 @@ func TestBuildErrors(t *testing.T) {
 			is:     ErrInvalid,
 		},
 		{
-			name: "joining namespaces that need the C pre-init stage",
+			name: "joining a mount or time namespace with a new user namespace",
 			mutate: func(s *specs.Spec) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces,
-					specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"},
+					specs.LinuxNamespace{Type: specs.UserNamespace},
 					specs.LinuxNamespace{Type: specs.TimeNamespace, Path: "/proc/1/ns/time"})
+				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 				for i, ns := range s.Linux.Namespaces {
 					if ns.Type == specs.MountNamespace {
 						s.Linux.Namespaces[i].Path = "/proc/1/ns/mnt"
@@ -371,9 +373,8 @@ func TestBuildErrors(t *testing.T) {
 				}
 			},
 			want: []string{
-				"linux.namespaces[4].path: joining an existing mount namespace is not supported yet",
-				"linux.namespaces[6].path: joining an existing user namespace is not supported yet",
-				"linux.namespaces[7].path: joining an existing time namespace is not supported yet",
+				"linux.namespaces[4].path: joining an existing mount namespace together with a new user namespace is not supported yet",
+				"linux.namespaces[7].path: joining an existing time namespace together with a new user namespace is not supported yet",
 			},
 			is: ErrUnsupported,
 		},

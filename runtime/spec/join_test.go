@@ -78,3 +78,20 @@ func TestBuildRefusesLSMLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildJoinMountUserTime(t *testing.T) {
+	s := Default(false)
+	for i, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			s.Linux.Namespaces[i].Path = "/proc/42/ns/mnt"
+		}
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/42/ns/user"})
+	p, err := Build(s, Options{ID: "j", Bundle: "/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CloneFlags&(unix.CLONE_NEWNS|unix.CLONE_NEWUSER) != 0 || len(p.JoinNamespaces) != 2 {
+		t.Fatalf("flags %#x joins %+v", p.CloneFlags, p.JoinNamespaces)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -211,5 +212,42 @@ func TestExecTerminal(t *testing.T) {
 		return strings.Contains(s, "/dev/pts/") && out.hasLine("tty-ok"), fmt.Sprintf("%q", s)
 	})
 	e.mustRuntime("delete", "-f", c.id)
+	c.assertGone()
+}
+
+// TestJoinMountNamespaceByPath: linux.namespaces[].path for a mount
+// namespace (which a Go process cannot setns into: the nsenter helper does
+// it) puts the container's init into that namespace.
+func TestJoinMountNamespaceByPath(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	target := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "1000")
+	if err := target.Start(); err != nil {
+		t.Skipf("unshare(1): %v", err)
+	}
+	t.Cleanup(func() { _ = target.Process.Kill(); _ = target.Wait() })
+	nsPath := fmt.Sprintf("/proc/%d/ns/mnt", target.Process.Pid)
+	poll(t, "the target's own mount namespace", func() (bool, string) {
+		a, _ := os.Readlink(nsPath)
+		b, _ := os.Readlink("/proc/self/ns/mnt")
+		return a != b, a
+	})
+	want, err := os.Readlink(nsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newEnv(t).newContainer(t, "sh", "-c", "readlink /proc/self/ns/mnt")
+	for i, ns := range c.spec.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			c.spec.Linux.Namespaces[i].Path = nsPath
+		}
+	}
+	r := c.run()
+	if r.code != 0 {
+		t.Fatalf("run with a mount namespace path: %v", r)
+	}
+	if got := strings.TrimSpace(r.stdout); got != want {
+		t.Errorf("the container's mount namespace is %q, want the target's %q", got, want)
+	}
 	c.assertGone()
 }

@@ -63,8 +63,9 @@ func ParsePID(line string) (int, error) {
 }
 
 // Args is the helper's argument vector (see c/nsenter.c for its format).
-// cgroup2FD is -1 when there is no cgroup2 directory to clone into.
-func Args(errFD, exeFD int, ns []Join, taskFDs []int, cgroup2FD int, argv []string) ([]string, error) {
+// cgroup2FD is -1 when there is no cgroup2 directory to clone into;
+// newNS are the CLONE_NEW* flags of namespaces to create for the child.
+func Args(errFD, exeFD int, ns []Join, taskFDs []int, cgroup2FD int, newNS uintptr, argv []string) ([]string, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("nsenter: empty argv for gtu")
 	}
@@ -83,6 +84,6 @@ func Args(errFD, exeFD int, ns []Join, taskFDs []int, cgroup2FD int, argv []stri
 		tasks[i] = strconv.Itoa(fd)
 	}
 	out := []string{"gtu-nsenter", strconv.Itoa(errFD), strconv.Itoa(exeFD), b.String(),
-		strings.Join(tasks, ","), strconv.Itoa(cgroup2FD), "--"}
+		strings.Join(tasks, ","), strconv.Itoa(cgroup2FD), strconv.FormatUint(uint64(newNS), 10), "--"}
 	return append(out, argv...), nil
 }

@@ -15,25 +15,25 @@ import (
 )
 
 func TestArgs(t *testing.T) {
-	got, err := Args(3, 4, []Join{{unix.CLONE_NEWNS, 5}, {unix.CLONE_NEWPID, 6}}, []int{7, 8}, 9, []string{"gtu", "init"})
+	got, err := Args(3, 4, []Join{{unix.CLONE_NEWNS, 5}, {unix.CLONE_NEWPID, 6}}, []int{7, 8}, 9, unix.CLONE_NEWUTS, []string{"gtu", "init"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"gtu-nsenter", "3", "4", "131072:5,536870912:6", "7,8", "9", "--", "gtu", "init"}
+	want := []string{"gtu-nsenter", "3", "4", "131072:5,536870912:6", "7,8", "9", "67108864", "--", "gtu", "init"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Args = %q, want %q", got, want)
 	}
-	got, err = Args(3, 4, nil, nil, -1, []string{"gtu"})
-	if err != nil || strings.Join(got, " ") != "gtu-nsenter 3 4   -1 -- gtu" {
+	got, err = Args(3, 4, nil, nil, -1, 0, []string{"gtu"})
+	if err != nil || strings.Join(got, " ") != "gtu-nsenter 3 4   -1 0 -- gtu" {
 		t.Fatalf("Args without namespaces = %q, %v", got, err)
 	}
-	if _, err := Args(3, 4, nil, nil, -1, nil); err == nil {
+	if _, err := Args(3, 4, nil, nil, -1, 0, nil); err == nil {
 		t.Fatal("empty argv accepted")
 	}
-	if _, err := Args(3, 4, []Join{{0, 5}}, nil, -1, []string{"gtu"}); err == nil {
+	if _, err := Args(3, 4, []Join{{0, 5}}, nil, -1, 0, []string{"gtu"}); err == nil {
 		t.Fatal("flag 0 accepted")
 	}
-	if _, err := Args(3, 4, []Join{{unix.CLONE_NEWNS, -1}}, nil, -1, []string{"gtu"}); err == nil {
+	if _, err := Args(3, 4, []Join{{unix.CLONE_NEWNS, -1}}, nil, -1, 0, []string{"gtu"}); err == nil {
 		t.Fatal("fd -1 accepted")
 	}
 }
@@ -134,7 +134,8 @@ func TestJoin(t *testing.T) {
 		defer f.Close()
 		joins = append(joins, Join{ns.flag, add(f)})
 	}
-	args, err := Args(errFD, exeFD, joins, nil, -1, []string{"sh", "-c", "echo $(hostname) $$; ls /proc | grep -c '^[0-9]'"})
+	// A new network namespace for the child on top of the joined ones.
+	args, err := Args(errFD, exeFD, joins, nil, -1, unix.CLONE_NEWNET, []string{"sh", "-c", "echo $(hostname) $$; grep -c : /proc/self/net/dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,8 @@ func TestJoin(t *testing.T) {
 	}
 	// Its stdout was our buffer's pipe; wait until the copy has finished.
 	got := strings.Fields(out.String())
-	if len(got) < 3 || got[0] != "inside" || got[1] == pid {
+	// In a new network namespace only lo is there.
+	if len(got) != 3 || got[0] != "inside" || got[1] == pid || got[2] != "1" {
 		t.Fatalf("inside the namespaces the child saw %q (host pid of the target: %s)", out.String(), pid)
 	}
 }

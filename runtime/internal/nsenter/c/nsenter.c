@@ -14,7 +14,7 @@
  * here: +0.5 ms per start and +2 MiB RSS) for what only exec needs.
  *
  * Usage (argv, all numbers decimal; built by package nsenter, never by hand):
- *   nsenter ERRFD EXEFD NSLIST TASKFDS CGROUP2FD -- ARGV...
+ *   nsenter ERRFD EXEFD NSLIST TASKFDS CGROUP2FD CLONEFLAGS -- ARGV...
  *     ERRFD     where a failure is reported as one line of text;
  *     EXEFD     the sealed gtu image, exec'd with execveat(AT_EMPTY_PATH);
  *     NSLIST    "FLAG:FD,FLAG:FD,..." namespaces to join, in this order;
@@ -23,6 +23,9 @@
  *               "0" moves this single thread, without the global lock that
  *               moving a whole process takes (an RCU grace period);
  *     CGROUP2FD a cgroup2 directory for clone3(CLONE_INTO_CGROUP), or -1;
+ *     CLONEFLAGS namespaces to create for the child (CLONE_NEW*), or 0: a
+ *               container's init that joins some namespaces by path and
+ *               gets new ones of the other types;
  *     ARGV      the argument vector for gtu.
  * The environment passes through unchanged. nsenter always forks once after
  * joining, with CLONE_PARENT so that the child is the caller's own child (it
@@ -135,7 +138,7 @@ struct clone_args {
 
 int nsenter_main(int argc, char **argv, char **envp)
 {
-	if (argc < 7 || argv[6][0] != '-' || argv[6][1] != '-') {
+	if (argc < 8 || argv[7][0] != '-' || argv[7][1] != '-') {
 		put("nsenter: bad arguments (it is started by gtu, not by hand)\n");
 		return EXIT_FAIL;
 	}
@@ -187,11 +190,13 @@ int nsenter_main(int argc, char **argv, char **envp)
 	}
 	p = argv[5];
 	s64 cg2 = num(&p);
+	p = argv[6];
+	u64 newns = (u64)num(&p);
 
 	struct clone_args ca = {0};
 	/* With CLONE_PARENT clone3 wants exit_signal 0: the child inherits
 	 * ours, which is SIGCHLD towards the same parent. */
-	ca.flags = CLONE_PARENT;
+	ca.flags = CLONE_PARENT | newns;
 	if (cg2 >= 0) {
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (u64)cg2;
@@ -223,7 +228,7 @@ int nsenter_main(int argc, char **argv, char **envp)
 		if (r < 0)
 			die("setresuid 0 in the user namespace", r);
 	}
-	r = sys6(SYS_execveat, exefd, (s64) "", (s64)(argv + 7), (s64)envp, AT_EMPTY_PATH, 0);
+	r = sys6(SYS_execveat, exefd, (s64) "", (s64)(argv + 8), (s64)envp, AT_EMPTY_PATH, 0);
 	die("execveat gtu", r);
 }
 
