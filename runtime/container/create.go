@@ -54,6 +54,8 @@ type launched struct {
 	cmd    *exec.Cmd
 	plan   *spec.Plan
 	master *os.File // our end of the internal console socket (foreground run -t)
+	// hostMountsBase: see state.State.HostMountsBase.
+	hostMountsBase *int
 	// hookState is the container's OCI state for its hooks; nil when it
 	// has none.
 	hookState *specs.State
@@ -138,6 +140,11 @@ func (l *launched) destroy(log *slog.Logger) {
 	}
 	if l.master != nil {
 		l.master.Close()
+	}
+	if l.hostMountsBase != nil {
+		if err := undoHostMounts(l.plan.Rootfs, *l.hostMountsBase); err != nil {
+			log.Warn("failed create: mounts left", "err", err)
+		}
 	}
 	if err := l.h.cg.Destroy(); err != nil {
 		log.Warn("failed create: cgroup not removed", "err", err)
@@ -229,6 +236,13 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		// child would exec as the overflow uid without capabilities.
 		l.cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
+	if p.SharedMountNS {
+		base, err := mountsAt(p.Rootfs)
+		if err != nil {
+			return fmt.Errorf("root.path %s: %w", p.Rootfs, err)
+		}
+		l.hostMountsBase = &base
+	}
 	g.logger().Debug("starting the init stage")
 	if err := startInit(l.cmd, p.JoinNamespaces, l.h.cg, g.logger()); err != nil {
 		return err
@@ -269,20 +283,21 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		return err
 	}
 	l.h.st = &state.State{
-		OCIVersion:  s.Version,
-		ID:          o.ID,
-		Pid:         pid,
-		PidStart:    start,
-		Bundle:      p.Bundle,
-		Rootfs:      p.Rootfs,
-		Annotations: s.Annotations,
-		Created:     time.Now().UTC(),
-		Owner:       owner(),
-		CgroupPaths: l.h.cg.Paths(),
-		Cgroup:      raw,
-		OwnPidNS:    p.CloneFlags&unix.CLONE_NEWPID != 0,
-		Systemd:     g.SystemdCgroup,
-		Hooks:       later,
+		OCIVersion:     s.Version,
+		ID:             o.ID,
+		Pid:            pid,
+		PidStart:       start,
+		Bundle:         p.Bundle,
+		Rootfs:         p.Rootfs,
+		Annotations:    s.Annotations,
+		Created:        time.Now().UTC(),
+		Owner:          owner(),
+		CgroupPaths:    l.h.cg.Paths(),
+		Cgroup:         raw,
+		OwnPidNS:       p.CloneFlags&unix.CLONE_NEWPID != 0,
+		HostMountsBase: l.hostMountsBase,
+		Systemd:        g.SystemdCgroup,
+		Hooks:          later,
 	}
 	if err := l.h.dir.Save(l.h.st); err != nil {
 		return err

@@ -175,6 +175,11 @@ func (h *handle) destroy(st Status) error {
 			return err
 		}
 	}
+	if base := h.st.HostMountsBase; base != nil {
+		if err := undoHostMounts(h.st.Rootfs, *base); err != nil {
+			return err
+		}
+	}
 	if err := cg.Destroy(); err != nil {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}

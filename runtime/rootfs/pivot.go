@@ -32,6 +32,35 @@ func prepareRoot(rootfs string, propagation uintptr) error {
 	return nil
 }
 
+// prepareSharedRoot is prepareRoot for a container without a mount
+// namespace: nothing of the caller's namespace may change but the rootfs
+// itself, bound onto itself and made recursively private, so that the
+// container's mounts on it reach no peer of the caller's mounts. Delete
+// detaches this bind and everything on it.
+func prepareSharedRoot(rootfs string) error {
+	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s onto itself: %w", rootfs, err)
+	}
+	if err := unix.Mount("", rootfs, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make rootfs %s private: %w", rootfs, err)
+	}
+	return nil
+}
+
+// chrootRoot switches to rootfs without touching the mount namespace.
+func chrootRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir %s: %w", rootfs, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir / after chroot: %w", err)
+	}
+	return nil
+}
+
 // parentMountPrivate makes the mount containing path private: mount(2) with
 // MS_PRIVATE answers EINVAL for a path that is not a mount point, so walk up
 // until one is found.

@@ -47,7 +47,12 @@ func Prepare(p *spec.Plan, beforeSwitch func() error) error {
 			break
 		}
 	}
-	if err := prepareRoot(rootfs, p.RootfsPropagation); err != nil {
+	if p.SharedMountNS {
+		err = prepareSharedRoot(rootfs)
+	} else {
+		err = prepareRoot(rootfs, p.RootfsPropagation)
+	}
+	if err != nil {
 		return err
 	}
 	// Opened after the bind: lookups must go through the new mount, or the
@@ -75,9 +80,13 @@ func Prepare(p *spec.Plan, beforeSwitch func() error) error {
 			return err
 		}
 	}
-	if p.NoPivot {
+	switch {
+	case p.SharedMountNS:
+		// The caller's mount namespace: its root must stay where it is.
+		return chrootRoot(rootfs)
+	case p.NoPivot:
 		err = moveRoot(rootfs)
-	} else {
+	default:
 		err = pivotRoot(rootfs)
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Options are what Build needs besides config.json.
@@ -78,6 +79,9 @@ func Build(s *specs.Spec, o Options) (*Plan, error) {
 			p.CloneFlags |= namespaceFlags[ns.Type]
 		}
 	}
+	p.SharedMountNS = p.CloneFlags&unix.CLONE_NEWNS == 0 && !slices.ContainsFunc(p.JoinNamespaces, func(j JoinNS) bool {
+		return j.Flag == unix.CLONE_NEWNS
+	})
 	for _, clock := range slices.Sorted(maps.Keys(linux.TimeOffsets)) {
 		off := linux.TimeOffsets[clock]
 		p.TimeOffsets = append(p.TimeOffsets, TimeOffset{Clock: clock, Secs: off.Secs, Nsecs: off.Nanosecs})

@@ -17,7 +17,12 @@ type Plan struct {
 	RootfsReadonly    bool    `json:"rootfsReadonly,omitempty"`
 	RootfsPropagation uintptr `json:"rootfsPropagation,omitempty"`
 	NoPivot           bool    `json:"noPivot,omitempty"`
-	NoNewKeyring      bool    `json:"noNewKeyring,omitempty"`
+	// SharedMountNS: config.json asks for no mount namespace, so the init
+	// stays in the caller's. Its mounts are made there on a private bind of
+	// the rootfs, the root switch is a chroot, and delete detaches the
+	// whole tree (state.State.HostMounts).
+	SharedMountNS bool `json:"sharedMountNS,omitempty"`
+	NoNewKeyring  bool `json:"noNewKeyring,omitempty"`
 
 	// CloneFlags are the namespaces created when the init stage is cloned.
 	CloneFlags uintptr `json:"cloneFlags"`

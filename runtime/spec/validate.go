@@ -27,6 +27,7 @@ func Validate(s *specs.Spec) error {
 	validateMounts(&p, s.Mounts)
 	linux := s.Linux
 	if linux == nil {
+		p.add("linux", "required")
 		linux = &specs.Linux{}
 	}
 	ns := validateNamespaces(&p, linux.Namespaces)
@@ -136,11 +137,9 @@ func validateNamespaces(p *problems, nss []specs.LinuxNamespace) map[specs.Linux
 			p.add(field+".path", "must be absolute")
 		}
 	}
-	// runc requires one: the rootfs is prepared with mounts that must not
-	// leak into the host's mount table.
-	if !have[specs.MountNamespace] {
-		p.add("linux.namespaces", "a mount namespace is required")
-	}
+	// Without a mount namespace the container shares the caller's: its
+	// mounts are made there, under the rootfs, and undone by delete (see
+	// Plan.SharedMountNS), as runc does.
 	return have
 }
 

@@ -38,6 +38,10 @@ type State struct {
 	// Hooks are the poststart and poststop hooks that start and delete run
 	// (a spec.Hooks, opaque here like Cgroup); absent without such hooks.
 	Hooks json.RawMessage `json:"hooks,omitempty"`
+	// HostMountsBase is set for a container without a mount namespace: the
+	// number of mounts at Rootfs before it existed. Delete detaches the
+	// container's mounts above it from the caller's namespace.
+	HostMountsBase *int `json:"hostMountsBase,omitempty"`
 }
 
 // Dir is one container's state directory. A Dir is not safe for concurrent

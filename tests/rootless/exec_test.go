@@ -251,3 +251,29 @@ func TestJoinMountNamespaceByPath(t *testing.T) {
 	}
 	c.assertGone()
 }
+
+// TestNoNamespaces: a config without any namespace shares all of gtu's;
+// its mounts are made in gtu's mount namespace, under the rootfs, and are
+// gone after delete.
+func TestNoNamespaces(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	c := newEnv(t).newContainer(t, "sh", "-c", "readlink /proc/self/ns/mnt; readlink /proc/self/ns/net; echo ready; sleep 1000 & wait")
+	c.spec.Linux.Namespaces = nil
+	c.spec.Hostname = ""
+	c.spec.Linux.CgroupsPath = cgroupParent + "/" + c.id
+	c.mustCreate()
+	if n := len(mountsUnder(c.bundle)); n == 0 {
+		t.Error("no mounts under the rootfs of a created container without a mount namespace")
+	}
+	c.mustStart()
+	c.waitOutput("ready", 1)
+	mnt, _ := os.Readlink("/proc/self/ns/mnt")
+	net, _ := os.Readlink("/proc/self/ns/net")
+	wantLines(t, strings.Split(strings.TrimSpace(c.output()), "\n"), mnt, net, "ready")
+	c.e.mustRuntime("delete", "-f", c.id)
+	if left := mountsUnder(c.bundle); len(left) > 0 {
+		t.Errorf("mounts left under the bundle after delete: %q", left)
+	}
+	c.assertGone()
+}
