@@ -150,7 +150,7 @@ set -e
 [ "$rc" -eq 0 ] || die "could not build the runtime-tools $suite_version programs (see above)"
 [ -x "$suite/runtimetest" ] || die "$suite/runtimetest missing; remove $cache and retry"
 
-# --- The report tool (this module, standard library only) and gtu. ---------
+# --- The report tool (this module) and gtu. ---------------------------------
 work=$(mktemp -d /tmp/gtu-conformance-work.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 (cd "$repo" && go build -o "$work/gtuconform" ./tests/conformance/gtuconform) ||

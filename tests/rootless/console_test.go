@@ -55,6 +55,24 @@ type ptyLog struct {
 	buf strings.Builder
 }
 
+// readFrom copies everything the pty master gives into the log until it
+// fails (EIO once the container's side is closed).
+func (l *ptyLog) readFrom(t *testing.T, pty *os.File) {
+	b := make([]byte, 4096)
+	for {
+		n, err := pty.Read(b)
+		l.mu.Lock()
+		l.buf.Write(b[:n])
+		l.mu.Unlock()
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) && !errors.Is(err, unix.EIO) {
+				t.Logf("reading the pty: %v", err)
+			}
+			return
+		}
+	}
+}
+
 func (l *ptyLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,22 +126,7 @@ func TestConsoleSocket(t *testing.T) {
 	}
 	defer pty.Close()
 	var out ptyLog
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := pty.Read(b)
-			out.mu.Lock()
-			out.buf.Write(b[:n])
-			out.mu.Unlock()
-			if err != nil {
-				// EIO once the container's side is closed.
-				if !errors.Is(err, os.ErrClosed) && !errors.Is(err, unix.EIO) {
-					t.Logf("reading the pty: %v", err)
-				}
-				return
-			}
-		}
-	}()
+	go out.readFrom(t, pty)
 
 	c.mustStart()
 	// The terminal echoes what we type, so the expected lines are computed

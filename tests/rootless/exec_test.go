@@ -195,18 +195,7 @@ func TestExecTerminal(t *testing.T) {
 	}
 	defer pty.Close()
 	var out ptyLog
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := pty.Read(b)
-			out.mu.Lock()
-			out.buf.Write(b[:n])
-			out.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	go out.readFrom(t, pty)
 	poll(t, "the exec'd shell's tty", func() (bool, string) {
 		s := out.String()
 		return strings.Contains(s, "/dev/pts/") && out.hasLine("tty-ok"), fmt.Sprintf("%q", s)

@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -553,43 +555,20 @@ func isZombie(pid int) bool {
 }
 
 // mountsUnder returns the mount points in this mount namespace at or below
-// dir.
+// dir, deepest first (the order to unmount them in).
 func mountsUnder(dir string) []string {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
+		return i.Mountpoint != dir && !strings.HasPrefix(i.Mountpoint, dir+"/"), false
+	})
 	if err != nil {
 		return nil
 	}
-	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
+	out := make([]string, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, i.Mountpoint)
 	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
-}
-
-// unescapeMountinfo undoes the kernel's octal escapes (\040 for space...).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // cleanup is the safety net after a test, pass or fail: force-delete the
@@ -677,9 +656,8 @@ func removeCgroupParent() {
 // runtime left mounted below it, so that RemoveAll never recurses into a
 // bind mount of something that is not ours.
 func removeTree(dir string) error {
-	mps := mountsUnder(dir)
-	for i := len(mps) - 1; i >= 0; i-- {
-		_ = unix.Unmount(mps[i], unix.MNT_DETACH)
+	for _, mp := range mountsUnder(dir) {
+		_ = unix.Unmount(mp, unix.MNT_DETACH)
 	}
 	if left := mountsUnder(dir); len(left) > 0 {
 		return fmt.Errorf("not removing %s: still mounted below it: %v", dir, left)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // runtimeDef is one runtime under test.
@@ -262,37 +263,16 @@ func cleanupContainers(ctx context.Context, rt runtimeDef, tmp string) (deleted 
 // mountsUnder lists the mount points at or below dir, from mountinfo.
 // A bundle directory must never be removed while something is mounted in
 // it: the mounts program binds the host's /etc into its bundles.
-func mountsUnder(mountinfo io.Reader, dir string) []string {
-	var found []string
-	sc := bufio.NewScanner(mountinfo)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			found = append(found, mp)
-		}
+func mountsUnder(r io.Reader, dir string) []string {
+	infos, err := mountinfo.GetMountsFromReader(r, func(i *mountinfo.Info) (skip, stop bool) {
+		return i.Mountpoint != dir && !strings.HasPrefix(i.Mountpoint, dir+"/"), false
+	})
+	if err != nil {
+		return nil
+	}
+	found := make([]string, 0, len(infos))
+	for _, i := range infos {
+		found = append(found, i.Mountpoint)
 	}
 	return found
-}
-
-// unescapeMountinfo undoes the kernel's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
