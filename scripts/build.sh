@@ -11,3 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-bin/gtu}
 version=$(git describe --always --dirty 2>/dev/null || echo dev)
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$out" ./cmd/gtu
+# The seccomp profile compiler, next to gtu where gtu looks for it. It links
+# libseccomp (cgo, libseccomp-dev), so it is a program of its own: gtu itself
+# stays static and pays for libc nowhere (see cmd/gtu-seccomp).
+go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-seccomp" ./cmd/gtu-seccomp

@@ -23,6 +23,7 @@ import (
 	"github.com/gophertainer/gtu/runtime/internal/console"
 	"github.com/gophertainer/gtu/runtime/internal/exeseal"
 	"github.com/gophertainer/gtu/runtime/protocol"
+	"github.com/gophertainer/gtu/runtime/seccomp"
 	"github.com/gophertainer/gtu/runtime/spec"
 	"github.com/gophertainer/gtu/runtime/state"
 )
@@ -99,10 +100,8 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
-	if s.Linux != nil && s.Linux.Seccomp != nil {
-		// podman always sends a profile, so refusing it would refuse
-		// podman; running without the filter must at least be said.
-		g.logger().Warn("linux.seccomp is ignored: seccomp is not implemented yet, the container runs without a system call filter", "id", o.ID)
+	if plan.Seccomp, err = compileSeccomp(g, s); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
 	}
 	if plan.Process.Terminal && o.ConsoleSocket == "" && !foreground {
 		return nil, errors.New("process.terminal is true but no --console-socket was given (needed when gtu does not stay in the foreground)")
@@ -522,4 +521,13 @@ func hostID(maps []spec.IDMap, id uint32) uint32 {
 		}
 	}
 	return id
+}
+
+// compileSeccomp compiles linux.seccomp (cached under --root).
+func compileSeccomp(g Global, s *specs.Spec) (*spec.Seccomp, error) {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	c := seccomp.Compiler{Helper: seccomp.DefaultHelper(), CacheDir: filepath.Join(g.Root, ".gtu-seccomp-cache")}
+	return c.Compile(s.Linux.Seccomp)
 }

@@ -104,7 +104,7 @@ func prepareExec(g Global, o ExecOptions) (*handle, *spec.Plan, error) {
 	case st == Paused && !o.IgnorePaused:
 		return nil, nil, wrongStatus("cannot exec in a paused container (use --ignore-paused)")
 	}
-	plan, err := execPlan(h.st.Bundle, o)
+	plan, err := execPlan(g, h.st.Bundle, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -132,7 +132,7 @@ func unsupportedExecFlags(o ExecOptions) error {
 }
 
 // execPlan builds the process from config.json's (or --process) and flags.
-func execPlan(bundle string, o ExecOptions) (*spec.Plan, error) {
+func execPlan(g Global, bundle string, o ExecOptions) (*spec.Plan, error) {
 	s, err := spec.Load(bundle)
 	if err != nil {
 		return nil, err
@@ -162,6 +162,10 @@ func execPlan(bundle string, o ExecOptions) (*spec.Plan, error) {
 		return nil, err
 	}
 	p.ID = o.ID
+	// The exec'd process gets the container's filter, as in runc.
+	if p.Seccomp, err = compileSeccomp(g, s); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
 	return p, nil
 }
 

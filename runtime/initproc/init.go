@@ -289,6 +289,22 @@ func (s *stage) beforeExec(p *spec.Plan) error {
 	} else {
 		unix.Umask(0o022)
 	}
+	// No descriptor of gtu's may reach the container (CVE-2024-21626):
+	// everything past stdio and the preserved fds is closed at exec. Done
+	// before any seccomp filter, which may not allow close_range.
+	if err := unix.CloseRange(uint(3+s.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited descriptors: %w", err)
+	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which
+	// the credentials drop: load it first (runc's order), so the profile
+	// must allow the set*id and capset calls that follow. With it, it is
+	// loaded just before execve (exec), so that as few system calls as
+	// possible have to be allowed for gtu's sake.
+	if p.Seccomp != nil && !pr.NoNewPrivs {
+		if err := loadSeccomp(p.Seccomp); err != nil {
+			return err
+		}
+	}
 	if err := applyCredentials(pr); err != nil {
 		return err
 	}
@@ -310,10 +326,10 @@ func (s *stage) beforeExec(p *spec.Plan) error {
 // exec execs the user's process. Only returns on error.
 func (s *stage) exec(p *spec.Plan, exe string) error {
 	pr := &p.Process
-	// No descriptor of gtu's may reach the container (CVE-2024-21626):
-	// everything past stdio and the preserved fds is closed at exec.
-	if err := unix.CloseRange(uint(3+s.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close inherited descriptors: %w", err)
+	if p.Seccomp != nil && pr.NoNewPrivs {
+		if err := loadSeccomp(p.Seccomp); err != nil {
+			return err
+		}
 	}
 	err := unix.Exec(exe, pr.Args, pr.Env)
 	return fmt.Errorf("exec %s: %w", exe, err)

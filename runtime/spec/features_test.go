@@ -38,7 +38,10 @@ func TestFeatures(t *testing.T) {
 	if !*c.V1 || !*c.V2 || *c.Systemd || *c.SystemdUser {
 		t.Errorf("Cgroup = %+v", c)
 	}
-	if *f.Linux.Seccomp.Enabled || *f.Linux.Apparmor.Enabled || *f.Linux.Selinux.Enabled ||
+	if !*f.Linux.Seccomp.Enabled || len(f.Linux.Seccomp.Actions) == 0 {
+		t.Error("seccomp is implemented (through gtu-seccomp) but not announced")
+	}
+	if *f.Linux.Apparmor.Enabled || *f.Linux.Selinux.Enabled ||
 		*f.Linux.IntelRdt.Enabled || *f.Linux.MountExtensions.IDMap.Enabled {
 		t.Error("an unimplemented feature is announced")
 	}

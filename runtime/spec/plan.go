@@ -60,6 +60,10 @@ type Plan struct {
 	// namespace. Filled by the parent from the cgroup manager.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 
+	// Seccomp is linux.seccomp compiled to BPF (runtime/seccomp); nil
+	// without a profile.
+	Seccomp *Seccomp `json:"seccomp,omitempty"`
+
 	Process Process `json:"process"`
 
 	// Hooks are config.json's hooks; nil when it has none, so a container
@@ -118,6 +122,13 @@ type JoinNS struct {
 	Type string  `json:"type"`
 	Flag uintptr `json:"flag"` // CLONE_NEW* for setns(2)
 	Path string  `json:"path"`
+}
+
+// Seccomp is a compiled seccomp filter, loaded by the init stage with
+// seccomp(SECCOMP_SET_MODE_FILTER, Flags, BPF).
+type Seccomp struct {
+	BPF   []byte `json:"bpf"`   // struct sock_filter[], 8 bytes each
+	Flags uint   `json:"flags"` // SECCOMP_FILTER_FLAG_*
 }
 
 // TimeOffset is one line of /proc/PID/timens_offsets.

@@ -112,8 +112,11 @@ func (p *podman) assertNoContainers(t *testing.T) {
 	}
 }
 
-func TestPodman(t *testing.T) {
-	requireRoot(t)
+// requirePodman skips without podman, and otherwise returns a private
+// podman driving the runtime under test, with the test rootfs imported as
+// p.image. The test runs in parallel.
+func requirePodman(t *testing.T) *podman {
+	t.Helper()
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Skip("podman is not installed (scripts/setup-test-host.sh installs it)")
 	}
@@ -124,6 +127,12 @@ func TestPodman(t *testing.T) {
 		t.Fatalf("tar: %v: %s", err, out)
 	}
 	p.mustRun(t, "import", tarball, p.image)
+	return p
+}
+
+func TestPodman(t *testing.T) {
+	requireRoot(t)
+	p := requirePodman(t)
 
 	t.Run("run --rm", func(t *testing.T) {
 		if out := p.mustRun(t, append(p.runArgs("--rm"), p.image, "echo", "hi")...); out != "hi\n" {
