@@ -3,6 +3,7 @@ package spec
 import (
 	"os"
 
+	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -62,6 +63,7 @@ func Default(rootless bool) *specs.Spec {
 		s.Linux.Resources = &specs.LinuxResources{
 			Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 		}
+		s.Linux.Seccomp = defaultSeccomp(s)
 		return s
 	}
 	// Rootless, like `runc spec --rootless`: map only the calling user to
@@ -74,7 +76,21 @@ func Default(rootless bool) *specs.Spec {
 	}
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getuid()), Size: 1}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getgid()), Size: 1}}
+	s.Linux.Seccomp = defaultSeccomp(s)
 	return s
+}
+
+// defaultSeccomp is Docker's default profile (moby/profiles, the profile
+// Docker and containerd ship), resolved for s's capabilities: it denies what
+// Docker's default denies.
+func defaultSeccomp(s *specs.Spec) *specs.LinuxSeccomp {
+	p, err := seccomp.GetDefaultProfile(s)
+	if err != nil {
+		// Only an unknown architecture of this build gets here: better no
+		// profile in a template than no template.
+		return nil
+	}
+	return p
 }
 
 func defaultMounts(rootless bool) []specs.Mount {

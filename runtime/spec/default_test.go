@@ -17,8 +17,32 @@ func TestDefault(t *testing.T) {
 		if s.Version != specs.Version || s.Root.Path != "rootfs" || !s.Root.Readonly || s.Hostname != "gtu" {
 			t.Errorf("rootless=%v: version %q root %+v hostname %q", rootless, s.Version, s.Root, s.Hostname)
 		}
-		if s.Linux.Seccomp != nil || s.Hooks != nil {
-			t.Errorf("rootless=%v: seccomp or hooks set", rootless)
+		if s.Hooks != nil {
+			t.Errorf("rootless=%v: hooks set", rootless)
+		}
+		// Docker's default: deny by default (EPERM), an allowlist, and
+		// nothing the container's three capabilities do not cover.
+		sc := s.Linux.Seccomp
+		if sc == nil || sc.DefaultAction != specs.ActErrno || len(sc.Syscalls) < 10 {
+			t.Fatalf("rootless=%v: default seccomp profile %+v", rootless, sc)
+		}
+		allowed := map[string]bool{}
+		for _, r := range sc.Syscalls {
+			if r.Action == specs.ActAllow && len(r.Args) == 0 {
+				for _, n := range r.Names {
+					allowed[n] = true
+				}
+			}
+		}
+		for _, n := range []string{"read", "write", "execve", "exit_group"} {
+			if !allowed[n] {
+				t.Errorf("rootless=%v: %s not allowed by the default profile", rootless, n)
+			}
+		}
+		for _, n := range []string{"mount", "kexec_load", "init_module", "reboot", "swapon"} {
+			if allowed[n] {
+				t.Errorf("rootless=%v: %s allowed by the default profile (Docker's denies it)", rootless, n)
+			}
 		}
 		var types []specs.LinuxNamespaceType
 		for _, ns := range s.Linux.Namespaces {
