@@ -7,7 +7,7 @@
 # gtu=bin/gtu, runc=/usr/sbin/runc and, if installed, crun=/usr/bin/crun.
 # A runtime that cannot run the bundle is reported as skipped, with why.
 # Driver options (see `go run ./bench/gtubench -h`): --runs N, --warmup N,
-# --concurrency N, --rounds N, --only run,steps,exec,rootless,concurrent,
+# --concurrency N, --rounds N, --only run,seccomp,steps,exec,rootless,concurrent,
 # --out DIR, --rootless=false.
 # Writes bench/results/{results.md,samples.csv,distribution.png}.
 # Must run as root. Not a timed test: never gate on its absolute numbers.

@@ -4,6 +4,8 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"io"
 	"os"
 	"os/exec"
@@ -166,6 +168,13 @@ func obj(m map[string]any, key string) map[string]any {
 
 // bundle writes the bundle of one container and returns its directory.
 func (k *kit) bundle(id string, args []string, rootless bool) (string, error) {
+	return k.bundleWith(id, args, rootless, false)
+}
+
+// bundleWith is bundle, optionally with Docker's default seccomp profile
+// (moby/profiles, resolved for the config's capabilities): what podman and
+// Docker send for every container.
+func (k *kit) bundleWith(id string, args []string, rootless, withSeccomp bool) (string, error) {
 	base := k.spec
 	if rootless {
 		base = k.rootless
@@ -175,6 +184,17 @@ func (k *kit) bundle(id string, args []string, rootless bool) (string, error) {
 		return "", err
 	}
 	obj(spec, "process")["args"] = args
+	if withSeccomp {
+		var full specs.Spec
+		if err := json.Unmarshal(base, &full); err != nil {
+			return "", err
+		}
+		profile, err := seccomp.GetDefaultProfile(&full)
+		if err != nil {
+			return "", fmt.Errorf("docker's default seccomp profile: %w", err)
+		}
+		obj(spec, "linux")["seccomp"] = profile
+	}
 	if !rootless {
 		obj(spec, "linux")["cgroupsPath"] = "/" + cgroupParent + "/" + id
 	}

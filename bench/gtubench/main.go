@@ -98,7 +98,7 @@ func main() {
 	fs.IntVar(&o.warmup, "warmup", 5, "discarded warm-up runs per runtime before each latency scenario")
 	fs.IntVar(&o.concurrency, "concurrency", 100, "containers started at once in the concurrent scenario")
 	fs.IntVar(&o.rounds, "rounds", 10, "rounds per runtime of the concurrent scenario")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: run,steps,exec,rootless,concurrent (default all)")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenario groups to run: run,seccomp,steps,exec,rootless,concurrent (default all)")
 	fs.StringVar(&o.out, "out", "bench/results", "directory for results.md, samples.csv and distribution.png")
 	fs.StringVar(&o.workdir, "workdir", "", "empty work directory to use (default: a new one under /tmp, removed at the end)")
 	fs.StringVar(&o.busybox, "busybox", "/bin/busybox", "static busybox for the rootfs")
@@ -332,6 +332,7 @@ func (b *bench) scenarios() error {
 		fn    func() error
 	}{
 		{"run", b.runScenario},
+		{"seccomp", b.seccompScenario},
 		{"steps", b.stepsScenario},
 		{"exec", b.execScenario},
 		{"rootless", b.rootlessScenario},

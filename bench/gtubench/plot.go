@@ -12,7 +12,7 @@ import (
 // The chart: one panel per scenario, a box plot per runtime (box p25–p75,
 // line at the median, whiskers to 1.5 IQR) with every sample drawn on top as
 // a jittered dot, and the median written above each box.
-var plotPanels = []string{"run", "create", "start", "delete", "exec", "run-rootless", "rss", "conc-start", "conc-peak"}
+var plotPanels = []string{"run", "run-seccomp", "create", "start", "delete", "exec", "run-rootless", "rss", "rss-seccomp", "conc-start", "conc-peak", "conc-delete"}
 
 var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"}
 
@@ -37,8 +37,8 @@ func (b *bench) plot(png string) error {
 	}
 	var s strings.Builder
 	host := hostInfo()
-	fmt.Fprintf(&s, "set terminal pngcairo size 1500,1150 font 'sans,10'\nset output %s\n", gnuplotQuote(abs))
-	fmt.Fprintf(&s, "set multiplot layout 3,3 title %s font ',12'\n", gnuplotQuote(fmt.Sprintf(
+	fmt.Fprintf(&s, "set terminal pngcairo size 1500,1500 font 'sans,10'\nset output %s\n", gnuplotQuote(abs))
+	fmt.Fprintf(&s, "set multiplot layout 4,3 title %s font ',12'\n", gnuplotQuote(fmt.Sprintf(
 		"gtubench %s   kernel %s   %s   %d runs + %d warm-up per runtime, interleaved",
 		b.started.UTC().Format(time.DateOnly), host[0][1], host[2][1], b.opts.runs, b.opts.warmup)))
 	s.WriteString("set style fill transparent solid 0.30 border\nset style boxplot nooutliers\nset boxwidth 0.5\n")

@@ -12,6 +12,7 @@ type scenario struct {
 // scenarioDefs fixes the order of the report and the chart.
 var scenarioDefs = []struct{ key, title, unit string }{
 	{"run", "run of `true` (create+start+wait+delete), root", "ms"},
+	{"run-seccomp", "run of `true` with Docker's default seccomp profile, root", "ms"},
 	{"create", "create, root", "ms"},
 	{"start", "start, root", "ms"},
 	{"delete", "delete of a stopped container, root", "ms"},
@@ -19,6 +20,7 @@ var scenarioDefs = []struct{ key, title, unit string }{
 	{"run-rootless", "run of `true`, rootless (as nobody)", "ms"},
 	{"rss", "peak RSS of the runtime's processes during run, root", "MiB"},
 	{"rss-rootless", "peak RSS of the runtime's processes during run, rootless", "MiB"},
+	{"rss-seccomp", "peak RSS of the runtime's processes during run with seccomp, root", "MiB"},
 	{"conc-start", "N containers at once: create+start wall time", "s"},
 	{"conc-peak", "N containers at once: peak memory, runtime + containers (cgroup)", "MiB"},
 	{"conc-memavail", "N containers at once: peak machine memory (MemAvailable drop)", "MiB"},

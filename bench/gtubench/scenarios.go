@@ -109,7 +109,14 @@ func (b *bench) alternate(rts []*rtDef, failed map[string]string, step func(rt *
 // container behind, it is deleted unmeasured and the report says so.
 func (b *bench) runScenario() error {
 	fmt.Println("scenario: run (root)")
-	return b.runLike(false, "run", "rss")
+	return b.runLike(false, false, "run", "rss")
+}
+
+// seccompScenario is runScenario with Docker's default seccomp profile in
+// the config, as podman and Docker always send one.
+func (b *bench) seccompScenario() error {
+	fmt.Println("scenario: run with Docker's default seccomp profile (root)")
+	return b.runLike(false, true, "run-seccomp", "rss-seccomp")
 }
 
 func (b *bench) rootlessScenario() error {
@@ -127,10 +134,10 @@ func (b *bench) rootlessScenario() error {
 	if len(rts) == 0 {
 		return nil
 	}
-	return b.runLike(true, "run-rootless", "rss-rootless", rts...)
+	return b.runLike(true, false, "run-rootless", "rss-rootless", rts...)
 }
 
-func (b *bench) runLike(rootless bool, key, rssKey string, rts ...*rtDef) error {
+func (b *bench) runLike(rootless, withSeccomp bool, key, rssKey string, rts ...*rtDef) error {
 	if rts == nil {
 		rts = b.active()
 	}
@@ -139,7 +146,7 @@ func (b *bench) runLike(rootless bool, key, rssKey string, rts ...*rtDef) error 
 	leftover := map[string]bool{}
 	err := b.alternate(rts, failed, func(rt *rtDef, record bool) error {
 		id := b.newID(rt, "")
-		dir, err := b.kit.bundle(id, []string{"true"}, rootless)
+		dir, err := b.kit.bundleWith(id, []string{"true"}, rootless, withSeccomp)
 		if err != nil {
 			return err
 		}
