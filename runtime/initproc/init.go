@@ -89,29 +89,22 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// `gtu start` now waits on exec.fifo for our result. With
-	// startContainer hooks it waits for them too (and for the privilege
-	// drop they run under) and hears any failure, so the container's
-	// process never runs and start says why. Without them, it is released
-	// at once, since start's latency counts, and a failure to drop
-	// privileges is left for our stderr.
-	if p.Hooks == nil || len(p.Hooks.StartContainer) == 0 {
-		err = s.report(w, nil)
-		if err == nil {
-			err = s.beforeExec(p)
-		}
-	} else {
-		err = s.beforeExec(p)
-		rerr := s.report(w, err)
-		if err != nil && rerr == nil {
+	// `gtu start` now waits on exec.fifo for our result. It hears it only
+	// after the privilege drop and any startContainer hooks, as in runc,
+	// so that a failure there fails start (the process never runs), and so
+	// that when start returns the process is as close to running as it can
+	// be: a caller that signals it at once (the OCI kill tests do) must not
+	// find it still in gtu.
+	err = s.beforeExec(p)
+	rerr := s.report(w, err)
+	if err != nil {
+		if rerr == nil {
 			os.Exit(1) // gtu start prints it
 		}
-		if err == nil {
-			err = rerr
-		}
-	}
-	if err != nil {
 		return err
+	}
+	if rerr != nil {
+		return rerr
 	}
 	return s.exec(p, exe)
 }

@@ -33,15 +33,14 @@
 //
 //	gtu start (run goes on here)
 //	open exec.fifo for reading ─────────▶     the open returns
-//	   without startContainer hooks:
-//	        ◀──── exec.fifo: "0" ─────────    drop privileges (groups, uid,
-//	                                          capabilities, no_new_privs),
-//	                                          chdir, execve the user's process
-//	   with startContainer hooks:
-//	                                          drop privileges, chdir, run them
+//	                                          drop privileges (groups, uid,
+//	                                          capabilities, no_new_privs,
+//	                                          seccomp without no_new_privs),
+//	                                          chdir, startContainer hooks
 //	                                          (status created, the container's
-//	                                          paths, the container's user)
-//	        ◀──── exec.fifo: "0" ─────────    then execve the user's process
+//	                                          paths and user)
+//	        ◀──── exec.fifo: "0" ─────────    seccomp (with no_new_privs), then
+//	                                          execve the user's process
 //	        ◀──── exec.fifo: "!" error ───    or, on any failure, exit 1
 //	remove exec.fifo, run poststart
 //	hooks (status running); if one
@@ -53,13 +52,14 @@
 // Errors in the child before Ready travel back as an Error message, so the
 // user sees one line from the gtu command they ran. After Ready the parent
 // may be gone; the child reports to `gtu start` through exec.fifo instead
-// (StartResult). What fails after "0" (an execve, or without hooks a
-// privilege drop) is left for the child's stderr.
+// (StartResult). What fails after "0" (loading a seccomp filter with
+// no_new_privs, or the execve) is left for the child's stderr.
 //
-// CreateRuntime and Resume are sent only for a plan with such hooks,
-// Bootstrap carries State only when the init runs hooks itself, and "0"
-// comes before the privilege drop unless startContainer hooks must run
-// after it: a container without hooks pays for none of them.
+// CreateRuntime and Resume are sent only for a plan with such hooks, and
+// Bootstrap carries State only when the init runs hooks itself: a container
+// without hooks pays for none of them. "0" comes after the privilege drop,
+// as in runc: when start returns, the process is about to run, so a signal
+// sent right away reaches it rather than gtu.
 //
 // The socket carries a stream of JSON objects, one per message.
 package protocol
