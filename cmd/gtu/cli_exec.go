@@ -20,7 +20,7 @@ type execCmd struct {
 	NoNewPrivs     bool     `help:"Set no_new_privs for the process."`
 	Cap            []string `short:"c" help:"Add a capability to every set; may repeat." placeholder:"CAP"`
 	PreserveFds    int      `help:"Pass this many extra descriptors (from 3) into the process." placeholder:"N"`
-	Cgroup         string   `help:"Sub-cgroup of the container to run in (not supported yet)."`
+	Cgroup         []string `help:"Run in an existing sub-cgroup: [CONTROLLERS:]PATH; may repeat." placeholder:"[CTRL:]PATH"`
 	IgnorePaused   bool     `help:"Exec even if the container is paused."`
 	// As in runc, gtu's own flags end at the container id: the rest is the
 	// command, flags included (`exec ID ls -l`).

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -32,7 +33,10 @@ type ExecOptions struct {
 	IgnorePaused  bool
 	ProcessLabel  string
 	AppArmor      string
-	Cgroup        string
+	// Cgroup are --cgroup values, [CONTROLLERS:]PATH: run in an existing
+	// sub-cgroup of the container's, for the named v1 controllers
+	// ("cpu,cpuacct:sub") or for all of them (and cgroup2) without a prefix.
+	Cgroup []string
 }
 
 // nsTypes are the namespaces an exec'd process joins when the container's
@@ -123,8 +127,6 @@ func unsupportedExecFlags(o ExecOptions) error {
 		return fmt.Errorf("%w: --process-label: SELinux is not available on this host", ErrUnsupported)
 	case o.AppArmor != "":
 		return fmt.Errorf("%w: --apparmor: AppArmor is not available on this host", ErrUnsupported)
-	case o.Cgroup != "":
-		return fmt.Errorf("%w: --cgroup: exec into a sub-cgroup is not implemented yet", ErrUnsupported)
 	case o.PreserveFDs < 0:
 		return fmt.Errorf("--preserve-fds %d: must not be negative", o.PreserveFDs)
 	}
@@ -237,7 +239,10 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	tasks, cg2 := x.addCgroup(g)
+	tasks, cg2, err := x.addCgroup(g, o.Cgroup)
+	if err != nil {
+		return 0, err
+	}
 	helper, err := nsenter.Open()
 	if err != nil {
 		return 0, err
@@ -323,9 +328,14 @@ func (x *execution) addNamespaces() ([]nsenter.Join, error) {
 	return nsenter.Order(joins), nil
 }
 
-// addCgroup passes the container's cgroup to the helper (see cgroupFiles).
-func (x *execution) addCgroup(g Global) (tasks []int, cg2 int) {
-	tf, dir := cgroupFiles(x.h.st.CgroupPaths, g.logger())
+// addCgroup passes the container's cgroup (or the --cgroup sub-cgroups)
+// to the helper (see cgroupFiles).
+func (x *execution) addCgroup(g Global, subs []string) (tasks []int, cg2 int, err error) {
+	paths, err := subCgroupPaths(x.h.st.CgroupPaths, subs)
+	if err != nil {
+		return nil, -1, err
+	}
+	tf, dir := cgroupFiles(paths, g.logger())
 	for _, f := range tf {
 		tasks = append(tasks, x.add(f))
 	}
@@ -333,5 +343,49 @@ func (x *execution) addCgroup(g Global) (tasks []int, cg2 int) {
 	if dir != nil {
 		cg2 = x.add(dir)
 	}
-	return tasks, cg2
+	return tasks, cg2, nil
+}
+
+// subCgroupPaths applies --cgroup values to the container's cgroup paths
+// (controller key -> directory; "" is cgroup2). A sub-cgroup must exist
+// and stay inside the container's.
+func subCgroupPaths(paths map[string]string, subs []string) (map[string]string, error) {
+	if len(subs) == 0 {
+		return paths, nil
+	}
+	bySet := map[string]string{} // controller -> sub; "" for all
+	for _, v := range subs {
+		ctrls, sub, ok := strings.Cut(v, ":")
+		if !ok {
+			ctrls, sub = "", v
+		}
+		clean := filepath.Clean("/" + sub)
+		if sub == "" || clean == "/" {
+			return nil, fmt.Errorf("--cgroup %q: empty sub-cgroup", v)
+		}
+		if ctrls == "" {
+			bySet[""] = clean
+			continue
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			bySet[c] = clean
+		}
+	}
+	out := make(map[string]string, len(paths))
+	for key, dir := range paths {
+		sub, ok := bySet[key]
+		if !ok {
+			sub, ok = bySet[""]
+		}
+		if !ok {
+			out[key] = dir
+			continue
+		}
+		target := filepath.Join(dir, sub)
+		if st, err := os.Stat(target); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("--cgroup %s: no such sub-cgroup %s", sub, target)
+		}
+		out[key] = target
+	}
+	return out, nil
 }

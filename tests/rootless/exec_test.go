@@ -266,3 +266,40 @@ func TestNoNamespaces(t *testing.T) {
 	}
 	c.assertGone()
 }
+
+// TestExecSubCgroup: exec --cgroup runs the process in an existing
+// sub-cgroup of the container's.
+func TestExecSubCgroup(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	e := newEnv(t)
+	c := startMarked(t, e)
+	var made []string
+	for _, dir := range containerCgroupDirs(c.id) {
+		sub := filepath.Join(dir, "sub")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, sub)
+		if strings.Contains(dir, "/cpuset/") {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				_ = os.WriteFile(filepath.Join(sub, f), b, 0)
+			}
+		}
+	}
+	r := e.mustRuntime("exec", "--cgroup", "sub", c.id, "cat", "/proc/self/cgroup")
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if !strings.HasSuffix(line, "/sub") {
+			t.Errorf("exec --cgroup sub: %q is not in the sub-cgroup", line)
+		}
+	}
+	if r := e.runtime("exec", "--cgroup", "nope", c.id, "true"); r.code == 0 || !strings.Contains(r.stderr, "nope") {
+		t.Errorf("exec into a missing sub-cgroup: %v", r)
+	}
+	e.mustRuntime("delete", "-f", c.id)
+	for _, d := range made {
+		_ = os.Remove(d)
+	}
+	c.assertGone()
+}
