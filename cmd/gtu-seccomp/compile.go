@@ -145,7 +145,7 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint, field string) (libseccom
 	case specs.ActLog:
 		return libseccomp.ActLog, nil
 	case specs.ActNotify:
-		return 0, fmt.Errorf("%s: SCMP_ACT_NOTIFY is not supported yet", field)
+		return libseccomp.ActNotify, nil
 	}
 	return 0, fmt.Errorf("%s: unknown action %q", field, a)
 }

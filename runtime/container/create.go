@@ -207,6 +207,14 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		defer csock.Close()
 		add(protocol.EnvConsoleFD, csock)
 	}
+	if p.Seccomp != nil && p.Seccomp.Listener {
+		lsock, err := listenerSocket(p.Seccomp.ListenerPath)
+		if err != nil {
+			return err
+		}
+		defer lsock.Close()
+		add(protocol.EnvSeccompFD, lsock)
+	}
 
 	l.cmd = &exec.Cmd{
 		Args:       []string{"gtu", protocol.InitArg},
@@ -255,6 +263,10 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	log.Debug("init stage started in its cgroup", "pid", pid)
 	// Plan.CgroupPaths stays empty: the init stage reads its own
 	// /proc/self/cgroup, where Apply has just placed it.
+	if p.Seccomp != nil && p.Seccomp.Listener {
+		p.Seccomp.State = &specs.State{Version: s.Version, ID: o.ID, Status: specs.StateCreating, Pid: pid,
+			Bundle: p.Bundle, Annotations: s.Annotations}
+	}
 	boot := &protocol.Message{Kind: protocol.KindBootstrap, Plan: p, LogLevel: logLevel(g.logger()),
 		State: l.setHookState(s, o.ID, pid)}
 	conn := protocol.NewConn(syncParent, protocol.Parent)
@@ -530,4 +542,14 @@ func compileSeccomp(g Global, s *specs.Spec) (*spec.Seccomp, error) {
 	}
 	c := seccomp.Compiler{Helper: seccomp.DefaultHelper(), CacheDir: filepath.Join(g.Root, ".gtu-seccomp-cache")}
 	return c.Compile(s.Linux.Seccomp)
+}
+
+// listenerSocket connects to linux.seccomp.listenerPath, the seccomp
+// agent that gets the notify descriptor (runtime-spec config-linux.md).
+func listenerSocket(path string) (*os.File, error) {
+	f, err := console.Connect(path)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp.listenerPath %s: %w", path, err)
+	}
+	return f, nil
 }

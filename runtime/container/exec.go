@@ -225,6 +225,13 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 		x.master = l.master
 		env = append(env, fmt.Sprintf("%s=%d", protocol.EnvConsoleFD, x.add(csock)))
 	}
+	if x.plan.Seccomp != nil && x.plan.Seccomp.Listener {
+		lsock, err := listenerSocket(x.plan.Seccomp.ListenerPath)
+		if err != nil {
+			return 0, err
+		}
+		env = append(env, fmt.Sprintf("%s=%d", protocol.EnvSeccompFD, x.add(lsock)))
+	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -267,6 +274,10 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 		return 0, fmt.Errorf("enter container %s: %w", o.ID, errors.Join(perr, runErr))
 	}
 	x.child = child
+	if sc := x.plan.Seccomp; sc != nil && sc.Listener {
+		sc.State = &specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateRunning, Pid: child,
+			Bundle: x.h.st.Bundle, Annotations: x.h.st.Annotations}
+	}
 	conn := protocol.NewConn(syncParent, protocol.Parent)
 	if err := conn.Send(&protocol.Message{Kind: protocol.KindBootstrap, Plan: x.plan, LogLevel: logLevel(g.logger())}); err != nil {
 		return 0, err

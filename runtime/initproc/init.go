@@ -35,12 +35,15 @@ func Run() {
 
 // stage holds the init stage's inherited descriptors.
 type stage struct {
-	sync     *os.File
-	conn     *protocol.Conn // over sync
-	fifo     *os.File
-	console  *os.File // nil without a terminal
-	log      *slog.Logger
-	preserve int // number of --preserve-fds after stdio
+	sync    *os.File
+	conn    *protocol.Conn // over sync
+	fifo    *os.File
+	console *os.File // nil without a terminal
+	// seccompSock is the connection to linux.seccomp.listenerPath, for a
+	// profile with SCMP_ACT_NOTIFY.
+	seccompSock *os.File
+	log         *slog.Logger
+	preserve    int // number of --preserve-fds after stdio
 	// state is the container's OCI state for the hooks the init runs; set
 	// only when the plan has such hooks.
 	state *specs.State
@@ -149,6 +152,9 @@ func inherit() (*stage, error) {
 	if s.console, err = fd(protocol.EnvConsoleFD, false); err != nil {
 		return nil, err
 	}
+	if s.seccompSock, err = fd(protocol.EnvSeccompFD, false); err != nil {
+		return nil, err
+	}
 	if lf, err := fd(protocol.EnvLogFD, false); err != nil {
 		return nil, err
 	} else if lf != nil {
@@ -157,7 +163,7 @@ func inherit() (*stage, error) {
 	if v := os.Getenv(protocol.EnvPreserve); v != "" {
 		s.preserve, _ = strconv.Atoi(v)
 	}
-	for _, e := range []string{protocol.EnvSyncFD, protocol.EnvFifoFD, protocol.EnvConsoleFD, protocol.EnvLogFD, protocol.EnvPreserve} {
+	for _, e := range []string{protocol.EnvSyncFD, protocol.EnvFifoFD, protocol.EnvConsoleFD, protocol.EnvLogFD, protocol.EnvPreserve, protocol.EnvSeccompFD} {
 		os.Unsetenv(e)
 	}
 	return s, nil
@@ -294,7 +300,7 @@ func (s *stage) beforeExec(p *spec.Plan) error {
 	// loaded just before execve (exec), so that as few system calls as
 	// possible have to be allowed for gtu's sake.
 	if p.Seccomp != nil && !pr.NoNewPrivs {
-		if err := loadSeccomp(p.Seccomp); err != nil {
+		if err := s.applySeccomp(p.Seccomp); err != nil {
 			return err
 		}
 	}
@@ -320,7 +326,7 @@ func (s *stage) beforeExec(p *spec.Plan) error {
 func (s *stage) exec(p *spec.Plan, exe string) error {
 	pr := &p.Process
 	if p.Seccomp != nil && pr.NoNewPrivs {
-		if err := loadSeccomp(p.Seccomp); err != nil {
+		if err := s.applySeccomp(p.Seccomp); err != nil {
 			return err
 		}
 	}

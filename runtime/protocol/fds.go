@@ -9,6 +9,7 @@ const (
 	EnvFifoFD    = "_GTU_FIFO_FD"    // O_PATH descriptor of exec.fifo
 	EnvConsoleFD = "_GTU_CONSOLE_FD" // --console-socket connection (terminal only)
 	EnvPreserve  = "_GTU_PRESERVE_FDS"
+	EnvSeccompFD = "_GTU_SECCOMP_FD" // linux.seccomp.listenerPath connection (notify only)
 )
 
 // InitArg is argv[1] of the re-executed binary that selects the init stage.

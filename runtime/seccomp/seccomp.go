@@ -53,8 +53,15 @@ func (c Compiler) Compile(p *specs.LinuxSeccomp) (*spec.Seccomp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.ListenerPath != "" {
-		return nil, errors.New("linux.seccomp.listenerPath: seccomp notification is not supported yet")
+	notify := p.DefaultAction == specs.ActNotify
+	for _, sc := range p.Syscalls {
+		notify = notify || sc.Action == specs.ActNotify
+	}
+	if notify && p.ListenerPath == "" {
+		return nil, errors.New("linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY")
+	}
+	if notify {
+		flags |= newListener
 	}
 	profile, err := json.Marshal(p)
 	if err != nil {
@@ -62,8 +69,11 @@ func (c Compiler) Compile(p *specs.LinuxSeccomp) (*spec.Seccomp, error) {
 	}
 	sum := sha256.Sum256(append([]byte(cacheVersion+"\n"), profile...))
 	cached := filepath.Join(c.CacheDir, hex.EncodeToString(sum[:])+".bpf")
+	result := func(bpf []byte) *spec.Seccomp {
+		return &spec.Seccomp{BPF: bpf, Flags: flags, Listener: notify, ListenerPath: p.ListenerPath, Metadata: p.ListenerMetadata}
+	}
 	if bpf, err := os.ReadFile(cached); err == nil && validBPF(bpf) {
-		return &spec.Seccomp{BPF: bpf, Flags: flags}, nil
+		return result(bpf), nil
 	}
 	bpf, err := c.run(profile)
 	if err != nil {
@@ -72,7 +82,7 @@ func (c Compiler) Compile(p *specs.LinuxSeccomp) (*spec.Seccomp, error) {
 	if err := writeAtomic(cached, bpf); err != nil {
 		return nil, fmt.Errorf("cache the compiled seccomp profile: %w", err)
 	}
-	return &spec.Seccomp{BPF: bpf, Flags: flags}, nil
+	return result(bpf), nil
 }
 
 func (c Compiler) run(profile []byte) ([]byte, error) {
@@ -119,6 +129,9 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// newListener is SECCOMP_FILTER_FLAG_NEW_LISTENER, added for notify.
+const newListener = 8
 
 // filterFlags are the SECCOMP_FILTER_FLAG_* values config.json may name.
 var filterFlags = map[specs.LinuxSeccompFlag]uint{

@@ -87,10 +87,9 @@ func TestCompileErrors(t *testing.T) {
 		want string
 	}{
 		{specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, "linux.seccomp.defaultAction"},
-		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}, "linux.seccomp.syscalls[0].action"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}, "linux.seccomp.listenerPath"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 1, Op: "SCMP_CMP_NOPE"}}}}}, "linux.seccomp.syscalls[0].args[0].op"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_NOPE"}}, "linux.seccomp.architectures[0]"},
-		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/l.sock"}, "linux.seccomp.listenerPath"},
 	} {
 		_, err := c.Compile(&tt.p)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -99,5 +98,17 @@ func TestCompileErrors(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(c.CacheDir); len(entries) != 0 {
 		t.Errorf("failed compiles left %d cache entries", len(entries))
+	}
+}
+
+func TestCompileNotify(t *testing.T) {
+	c := Compiler{Helper: helper(t), CacheDir: t.TempDir()}
+	got, err := c.Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/l.sock", ListenerMetadata: "m",
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Listener || got.Flags&newListener == 0 || got.Metadata != "m" {
+		t.Fatalf("notify: %+v", got)
 	}
 }

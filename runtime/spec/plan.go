@@ -1,5 +1,7 @@
 package spec
 
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
 // Plan is everything the init stage needs, computed from config.json by pure
 // functions in the parent before any syscall (STYLE.md rule 6). It crosses the
 // process boundary as JSON inside protocol.Bootstrap, so every field is plain
@@ -129,6 +131,14 @@ type JoinNS struct {
 type Seccomp struct {
 	BPF   []byte `json:"bpf"`   // struct sock_filter[], 8 bytes each
 	Flags uint   `json:"flags"` // SECCOMP_FILTER_FLAG_*
+	// Listener: the profile has SCMP_ACT_NOTIFY, so the filter is loaded
+	// with SECCOMP_FILTER_FLAG_NEW_LISTENER and its notify descriptor goes
+	// to linux.seccomp.listenerPath (connected by the parent) with a
+	// specs.ContainerProcessState made of Metadata and State.
+	Listener     bool         `json:"listener,omitempty"`
+	ListenerPath string       `json:"listenerPath,omitempty"`
+	Metadata     string       `json:"metadata,omitempty"`
+	State        *specs.State `json:"state,omitempty"` // filled by the parent once the pid is known
 }
 
 // TimeOffset is one line of /proc/PID/timens_offsets.

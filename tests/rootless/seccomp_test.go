@@ -2,12 +2,16 @@ package rootless
 
 import (
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // denyProfile allows everything but mkdir (EPERM), chmod to mode 0777
@@ -91,4 +95,79 @@ func TestPodmanSeccompCapsReadOnly(t *testing.T) {
 		t.Errorf("podman --read-only: touch / succeeded: %v", r)
 	}
 	p.assertNoContainers(t)
+}
+
+// TestSeccompNotify: with SCMP_ACT_NOTIFY the notify descriptor and a
+// ContainerProcessState reach linux.seccomp.listenerPath; once the agent
+// closes the descriptor, the notified call fails with ENOSYS.
+func TestSeccompNotify(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	sock := filepath.Join(shortTempDir(t, "gtun"), "agent.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type message struct {
+		state specs.ContainerProcessState
+		fd    int
+		err   error
+	}
+	got := make(chan message, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			got <- message{err: err}
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 1<<16), make([]byte, 128)
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- message{err: err}
+			return
+		}
+		var m message
+		scms, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err == nil && len(scms) == 1 {
+			var fds []int
+			if fds, err = unix.ParseUnixRights(&scms[0]); err == nil && len(fds) == 1 {
+				m.fd = fds[0]
+			}
+		}
+		m.err = errors.Join(err, json.Unmarshal(buf[:n], &m.state))
+		got <- m
+	}()
+	c := newEnv(t).newContainer(t, "sh", "-c", "mkdir /tmp/n; echo rc=$?; echo ready; sleep 1000 & wait")
+	c.spec.Root.Readonly = false
+	c.spec.Linux.Seccomp = &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow, ListenerPath: sock, ListenerMetadata: "meta-42",
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActNotify}},
+	}
+	c.mustCreate()
+	c.mustStart()
+	var m message
+	select {
+	case m = <-got:
+	case <-time.After(pollTimeout):
+		t.Fatal("no message on the seccomp listener")
+	}
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	st := m.state
+	if len(st.Fds) != 1 || st.Fds[0] != specs.SeccompFdName || st.Metadata != "meta-42" || st.State.ID != c.id || st.Pid <= 0 {
+		t.Errorf("ContainerProcessState = %+v", st)
+	}
+	if m.fd <= 0 {
+		t.Fatal("no notify descriptor")
+	}
+	unix.Close(m.fd) // no agent: the notified mkdir fails with ENOSYS
+	c.waitOutput("ready", 1)
+	if out := c.output(); !strings.Contains(out, "rc=1") {
+		t.Errorf("mkdir under notify without an agent: %q", out)
+	}
+	c.e.mustRuntime("delete", "-f", c.id)
+	c.assertGone()
 }

@@ -29,11 +29,20 @@ func SendFd(sock *os.File, f *os.File) error {
 	if len(name) > maxNameLen {
 		return fmt.Errorf("send %.64s... over %s: %w", name, sock.Name(), ErrNameTooLong)
 	}
+	return SendFdWith(sock, f, []byte(name))
+}
+
+// SendFdWith sends f over sock with payload as the message (the seccomp
+// listener protocol sends a JSON document with the notify descriptor).
+func SendFdWith(sock *os.File, f *os.File, payload []byte) error {
+	name := f.Name()
+	if len(payload) == 0 {
+		return fmt.Errorf("send %s over %s: empty payload", name, sock.Name())
+	}
 	rc, err := sock.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("send %s over %s: %w", name, sock.Name(), err)
 	}
-	payload := []byte(name)
 	err = control(f, func(fd int) error {
 		rights := unix.UnixRights(fd)
 		var serr error
