@@ -10,15 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gophertainer/gtu/internal/mounts"
 	"golang.org/x/sys/unix"
 )
 
@@ -554,22 +554,8 @@ func isZombie(pid int) bool {
 	return i >= 0 && strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
 }
 
-// mountsUnder returns the mount points in this mount namespace at or below
-// dir, deepest first (the order to unmount them in).
-func mountsUnder(dir string) []string {
-	infos, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return i.Mountpoint != dir && !strings.HasPrefix(i.Mountpoint, dir+"/"), false
-	})
-	if err != nil {
-		return nil
-	}
-	out := make([]string, 0, len(infos))
-	for _, i := range infos {
-		out = append(out, i.Mountpoint)
-	}
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return out
-}
+// mountsUnder returns the mount points at or below dir, deepest first.
+func mountsUnder(dir string) []string { return mounts.Under(dir) }
 
 // cleanup is the safety net after a test, pass or fail: force-delete the
 // container, kill what is left of it, remove its cgroups. It never touches

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
+	"github.com/gophertainer/gtu/internal/mounts"
 )
 
 // runtimeDef is one runtime under test.
@@ -263,16 +263,4 @@ func cleanupContainers(ctx context.Context, rt runtimeDef, tmp string) (deleted 
 // mountsUnder lists the mount points at or below dir, from mountinfo.
 // A bundle directory must never be removed while something is mounted in
 // it: the mounts program binds the host's /etc into its bundles.
-func mountsUnder(r io.Reader, dir string) []string {
-	infos, err := mountinfo.GetMountsFromReader(r, func(i *mountinfo.Info) (skip, stop bool) {
-		return i.Mountpoint != dir && !strings.HasPrefix(i.Mountpoint, dir+"/"), false
-	})
-	if err != nil {
-		return nil
-	}
-	found := make([]string, 0, len(infos))
-	for _, i := range infos {
-		found = append(found, i.Mountpoint)
-	}
-	return found
-}
+func mountsUnder(r io.Reader, dir string) []string { return mounts.UnderReader(r, dir) }

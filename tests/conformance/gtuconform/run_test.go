@@ -22,24 +22,6 @@ func TestSharesCgroup(t *testing.T) {
 	}
 }
 
-func TestMountsUnder(t *testing.T) {
-	mi := strings.Join([]string{
-		"27 1 254:0 / / rw - ext4 /dev/vda rw",
-		`54 27 254:0 /b /tmp/bundles/ocitest1 rw - ext4 /dev/vda rw`,
-		`55 54 0:43 / /tmp/bundles/ocitest1/proc rw - proc proc rw`,
-		`56 27 0:44 / /tmp/bundles\040x rw - tmpfs tmpfs rw`,
-		`57 27 0:45 / /tmp/bundles2 rw - tmpfs tmpfs rw`,
-	}, "\n")
-	got := mountsUnder(strings.NewReader(mi), "/tmp/bundles")
-	want := []string{"/tmp/bundles/ocitest1", "/tmp/bundles/ocitest1/proc"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if got := mountsUnder(strings.NewReader(mi), "/tmp/bundles x"); len(got) != 1 {
-		t.Errorf("escaped mount point: got %q", got)
-	}
-}
-
 func TestSeconds(t *testing.T) {
 	if s := seconds(90 * time.Second); s != "90s" {
 		t.Errorf("seconds(90s) = %q", s)
