@@ -1,4 +1,5 @@
-// Package userns will build the full rootless id mapping, write it with
-// newuidmap/newgidmap, and keep the per-user session namespace. Nothing is
-// implemented yet: it is the subject of the rootless issue.
+// Package userns builds and writes the id maps of a rootless container and
+// will keep the per-user session namespace. So far it holds the pure part:
+// the mapping itself (Build). It may use package subid's types and nothing
+// else of gtu's.
 package userns
