@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,8 +74,9 @@ func TestLaterHooksRoundTrip(t *testing.T) {
 }
 
 // fakeContainer saves a created container whose "init" is the shell
-// command init, which gets the fifo path as $1.
-func fakeContainer(t *testing.T, init string, hooks *spec.Hooks) (Global, *exec.Cmd) {
+// command init, which gets the fifo path as $1. It returns reap, which
+// waits for the init once however often it is called (a subreaper's part).
+func fakeContainer(t *testing.T, init string, hooks *spec.Hooks) (Global, func()) {
 	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Skip("needs sh")
@@ -91,7 +93,8 @@ func fakeContainer(t *testing.T, init string, hooks *spec.Hooks) (Global, *exec.
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	reap := sync.OnceFunc(func() { _ = cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); reap() })
 	start, err := state.StartTime("/proc", cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -105,16 +108,16 @@ func fakeContainer(t *testing.T, init string, hooks *spec.Hooks) (Global, *exec.
 	if err := dir.Save(st); err != nil {
 		t.Fatal(err)
 	}
-	return Global{Root: store.Root}, cmd
+	return Global{Root: store.Root}, reap
 }
 
 // An init that fails after start opened exec.fifo (a startContainer hook,
 // say) makes start fail with the init's message, and no poststart runs.
 func TestStartReportsInitFailure(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "poststart-ran")
-	g, cmd := fakeContainer(t, `printf '!hooks.startContainer[0] /hook: exit status 4: no' > "$1"; exit 1`,
+	g, reap := fakeContainer(t, `printf '!hooks.startContainer[0] /hook: exit status 4: no' > "$1"; exit 1`,
 		&spec.Hooks{Poststart: []spec.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + out}}}})
-	go func() { _ = cmd.Wait() }() // reap, as a subreaper would
+	go reap() // as a subreaper would
 	err := Start(g, "c1")
 	var ce *protocol.ChildError
 	if !errors.As(err, &ce) || ce.Msg != "hooks.startContainer[0] /hook: exit status 4: no" {
@@ -137,9 +140,9 @@ func TestPoststartFailureKills(t *testing.T) {
 			{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$0.poststop"`, seen}},
 		},
 	}
-	g, cmd := fakeContainer(t, `printf 0 > "$1"; exec sleep 100`, hooks)
+	g, reap := fakeContainer(t, `printf 0 > "$1"; exec sleep 100`, hooks)
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	go func() { reap(); close(exited) }()
 	err := Start(g, "c1")
 	if err == nil || !strings.HasPrefix(err.Error(), "hooks.poststart[0] /bin/sh: exit status 5: nope") {
 		t.Fatalf("Start = %v, want the poststart hook's failure", err)

@@ -12,9 +12,9 @@ import (
 func TestStartInitExitsAtOnce(t *testing.T) {
 	// Stands in for the init stage: block opening the fifo for writing,
 	// write the start byte, exit.
-	g, init := fakeContainer(t, `printf 0 > "$1"`, nil)
+	g, reap := fakeContainer(t, `printf 0 > "$1"`, nil)
 	reaped := make(chan struct{})
-	go func() { _ = init.Wait(); close(reaped) }()
+	go func() { reap(); close(reaped) }()
 	testHookFifoOpened = func() { <-reaped } // the init is gone and reaped
 	t.Cleanup(func() { testHookFifoOpened = nil })
 	if err := Start(g, "c1"); err != nil {
