@@ -398,19 +398,13 @@ func (s *eventStream) waitExit(t *testing.T) {
 	}
 }
 
-// oomScript waits for /tmp/go, then has dd fill a 64 MiB buffer from
-// /dev/zero (every page touched) inside a 16 MiB memory cgroup, which the
-// kernel's OOM killer ends; the shell itself stays.
-const oomScript = `trap 'exit 0' TERM; echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; ` +
-	`dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; sleep 1000 & wait`
-
-func TestEventsOOM(t *testing.T) {
-	requireRoot(t)
-	requireV1(t, "memory")
-	t.Parallel()
-	e := newEnv(t)
-	// memory+swap too, so that a host with swap cannot page dd out.
-	c := e.newContainer(t, "sh", "-c", oomScript).withResources(specs.LinuxResources{
+// oomWatched starts script in a container limited to 16 MiB (memory and
+// swap, so that a host with swap cannot page dd out), streams its events,
+// lets the script go on (/tmp/go) once the OOM watch is in place, and
+// waits for the "oom" event.
+func oomWatched(t *testing.T, e *env, script string) (*container, *eventStream) {
+	t.Helper()
+	c := e.newContainer(t, "sh", "-c", script).withResources(specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: i64(16 << 20), Swap: i64(16 << 20)},
 	})
 	c.mustCreate()
@@ -424,6 +418,21 @@ func TestEventsOOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitFor(t, "oom")
+	return c, s
+}
+
+// oomScript waits for /tmp/go, then has dd fill a 64 MiB buffer from
+// /dev/zero (every page touched) inside a 16 MiB memory cgroup, which the
+// kernel's OOM killer ends; the shell itself stays.
+const oomScript = `trap 'exit 0' TERM; echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; ` +
+	`dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; sleep 1000 & wait`
+
+func TestEventsOOM(t *testing.T) {
+	requireRoot(t)
+	requireV1(t, "memory")
+	t.Parallel()
+	e := newEnv(t)
+	c, s := oomWatched(t, e, oomScript)
 	c.waitOutput("dd=137", 1) // 128+SIGKILL: it was the OOM killer
 	// Deleting the container ends the stream (runc too: its cgroup goes).
 	e.mustRuntime("delete", "-f", c.id)
@@ -440,17 +449,7 @@ func TestEventsEndsWithContainer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	// dd is the init (exec): the OOM kill stops the container.
-	c := e.newContainer(t, "sh", "-c", `echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1`).
-		withResources(specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(16 << 20), Swap: i64(16 << 20)}})
-	c.mustCreate()
-	c.mustStart()
-	c.waitOutput("ready", 1)
-	s := c.streamEvents("100ms")
-	s.waitFor(t, "stats")
-	if err := os.WriteFile(filepath.Join(c.bundle, "rootfs", "tmp", "go"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.waitFor(t, "oom")
+	c, s := oomWatched(t, e, `echo ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1`)
 	s.waitExit(t)
 	c.waitStatus("stopped")
 	e.mustRuntime("delete", c.id)
