@@ -95,8 +95,12 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := outer()
+	if err != nil {
+		return nil, err
+	}
 	plan, err := spec.Build(s, spec.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot,
-		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding})
+		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding, Outer: out})
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
