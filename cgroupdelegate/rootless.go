@@ -275,12 +275,35 @@ func loadRootless(cg *cgroups.Cgroup, paths map[string]string, r *savedRootless)
 }
 
 // newDelegated is the fs driver on explicit paths below the delegated
-// bases.
+// bases (delegatedManager).
 func newDelegated(cg *cgroups.Cgroup, paths map[string]string, r *savedRootless) (*Cgroup, error) {
 	c, err := newCgroup(cg, paths)
 	if err != nil {
 		return nil, err
 	}
+	c.mgr = delegatedManager{c.mgr, paths["devices"]}
 	c.rootless = r
 	return c, nil
+}
+
+// delegatedManager is the fs driver with device rules skipped (see
+// newRootless), which also skips creating the devices cgroup; but the
+// driver lists and finds the container's processes through that cgroup,
+// so this manager creates and joins it itself.
+type delegatedManager struct {
+	cgroups.Manager
+	devices string
+}
+
+func (m delegatedManager) Apply(pid int) error {
+	if err := m.Manager.Apply(pid); err != nil {
+		return err
+	}
+	if m.devices == "" {
+		return nil
+	}
+	if err := os.MkdirAll(m.devices, 0o755); err != nil {
+		return err
+	}
+	return cgroups.WriteCgroupProc(m.devices, pid)
 }

@@ -1,0 +1,401 @@
+package cgroupdelegate
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/internal/osthread"
+)
+
+// Real rootless tests: root delegates (or starts a systemd --user manager),
+// then this test binary runs again as the unprivileged test user, inside
+// `unshare --user --map-root-user` (uid 0 there, as in gtu's session
+// namespace and podman's) or without a user namespace, and drives New,
+// Create, Apply... as rootless gtu would. The helper's checks are in
+// TestRootlessHelper, selected by $GTU_CGDEL_HELPER.
+
+const (
+	helperEnv  = "GTU_CGDEL_HELPER"
+	testUser   = "gtutest"
+	hogMiB     = 256 // what the memory hog touches, far above its limit
+	limitBytes = 32 << 20
+)
+
+// testUserIDs returns the test user's ids, or skips.
+func testUserIDs(t *testing.T) (uid, gid int) {
+	t.Helper()
+	u, err := user.Lookup(testUser)
+	if err != nil {
+		t.Skipf("no user %s (scripts/setup-test-host.sh creates it): %v", testUser, err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+// helperBinary copies this test binary where the test user can run it.
+func helperBinary(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gtu-cgdel-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	bin := filepath.Join(dir, "cgroupdelegate.test")
+	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// runHelper runs TestRootlessHelper in mode, through the command prefix
+// (setpriv, unshare, the systemd-user.sh wrapper...).
+func runHelper(t *testing.T, mode string, prefix ...string) {
+	t.Helper()
+	bin := helperBinary(t)
+	args := append(slices.Clone(prefix), bin, "-test.run=^TestRootlessHelper$", "-test.v", "-test.count=1")
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "HOME=/", "XDG_RUNTIME_DIR=", "DBUS_SESSION_BUS_ADDRESS=")
+	cmd.Dir = filepath.Dir(bin)
+	out, err := cmd.CombinedOutput()
+	t.Logf("helper %s:\n%s", mode, out)
+	if err != nil {
+		t.Fatalf("helper %s: %v", mode, err)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestRootlessHelper") {
+		t.Fatalf("helper %s did not pass", mode)
+	}
+}
+
+func asUser(uid, gid int) []string {
+	return []string{"setpriv", "--reuid=" + strconv.Itoa(uid), "--regid=" + strconv.Itoa(gid), "--init-groups"}
+}
+
+func randomID(t *testing.T) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// TestDelegateRootless: root delegates to the test user; the user, with
+// and without a user namespace, gets a cgroup with limits the kernel
+// enforces; Undelegate cleans up.
+func TestDelegateRootless(t *testing.T) {
+	requireHybridRoot(t)
+	uid, gid := testUserIDs(t)
+	hs, err := hierarchies(cgroupRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		if _, err := os.Stat(filepath.Join(h.dir, delegatedName(uid))); err == nil {
+			t.Skipf("%s already exists: not ours to use or remove", filepath.Join(h.dir, delegatedName(uid)))
+		}
+	}
+	dirs, err := Delegate(cgroupRoot, uid, gid)
+	t.Cleanup(func() {
+		if _, err := Undelegate(cgroupRoot, uid); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != len(hs) {
+		t.Errorf("Delegate made %d directories for %d hierarchies: %v", len(dirs), len(hs), dirs)
+	}
+	again, err := Delegate(cgroupRoot, uid, gid)
+	if err != nil || !slices.Equal(again, dirs) {
+		t.Errorf("Delegate again = %v, %v; want %v (idempotent)", again, err, dirs)
+	}
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil || int(st.Uid) != uid {
+			t.Errorf("%s: uid %d, %v; want %d", d, st.Uid, err, uid)
+		}
+		if err := unix.Stat(filepath.Join(d, "cgroup.procs"), &st); err != nil || int(st.Uid) != uid {
+			t.Errorf("%s/cgroup.procs: uid %d, %v; want %d", d, st.Uid, err, uid)
+		}
+	}
+	if cpus := readTrim(t, filepath.Join(cgroupRoot, "cpuset", delegatedName(uid), "cpuset.cpus")); cpus == "" {
+		t.Error("delegated cpuset has no cpus: tasks could not join")
+	}
+	// Root's cap on the user stays root's.
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(cgroupRoot, "memory", delegatedName(uid), "memory.limit_in_bytes"), &st); err != nil || st.Uid != 0 {
+		t.Errorf("base memory.limit_in_bytes: uid %d, %v; want root's", st.Uid, err)
+	}
+
+	t.Run("userns", func(t *testing.T) {
+		runHelper(t, "delegated", append(asUser(uid, gid), "unshare", "--user", "--map-root-user", "--")...)
+	})
+	t.Run("plain", func(t *testing.T) {
+		runHelper(t, "delegated", asUser(uid, gid)...)
+	})
+
+	// The helpers' cgroups are gone; Undelegate removes the bases.
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				t.Errorf("left behind: %s", filepath.Join(d, e.Name()))
+			}
+		}
+	}
+	removed, err := Undelegate(cgroupRoot, uid)
+	if err != nil || !slices.Equal(removed, dirs) {
+		t.Errorf("Undelegate = %v, %v; want %v", removed, err, dirs)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there", d)
+		}
+	}
+}
+
+func TestUndelegateRefuses(t *testing.T) {
+	requireHybridRoot(t)
+	if _, err := Delegate(cgroupRoot, 0, 0); err == nil {
+		t.Error("Delegate to root accepted")
+	}
+	// A directory with the name but not the owner is not ours.
+	const uid = 64999
+	dir := filepath.Join(cgroupRoot, "pids", delegatedName(uid))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("mkdir %s: %v", dir, err)
+	}
+	t.Cleanup(func() { _ = unix.Rmdir(dir) })
+	if _, err := Undelegate(cgroupRoot, uid); !errors.Is(err, ErrNotDelegated) {
+		t.Errorf("Undelegate of a root-owned directory = %v, want ErrNotDelegated", err)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("Undelegate removed %s: %v", dir, err)
+	}
+}
+
+// TestRootlessHelper runs as the unprivileged user (see runHelper).
+func TestRootlessHelper(t *testing.T) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		t.Skip("helper of the rootless tests, run by them")
+	case "hog":
+		hog()
+	case "delegated":
+		helperDelegated(t)
+	case "scope":
+		helperScope(t)
+	default:
+		t.Fatalf("unknown helper mode %q", os.Getenv(helperEnv))
+	}
+}
+
+// hog touches hogMiB of memory, a page at a time.
+func hog() {
+	b := make([]byte, hogMiB<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	os.Exit(0)
+}
+
+func hostIDs(t *testing.T) (uid, gid int) {
+	t.Helper()
+	u, err := user.Lookup(testUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+func helperDelegated(t *testing.T) {
+	uid, gid := hostIDs(t)
+	t.Logf("uid %d in here, host uid %d", os.Getuid(), uid)
+	// One level, so that Destroy leaves nothing (it removes the leaf).
+	path := "/gtu-test-" + randomID(t)
+	cg, err := New(Config{
+		ID: "c1", Path: path, Rootless: true, HostUID: uid, HostGID: gid,
+		Resources: &specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Limit: ptr[int64](limitBytes), Swap: ptr[int64](limitBytes)},
+			Pids:   &specs.LinuxPids{Limit: ptr[int64](8)},
+			CPU:    &specs.LinuxCPU{Quota: ptr[int64](20000), Period: ptr[uint64](100000)},
+			// Ignored rootless: only real root may write v1 device rules.
+			Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cg.rootless == nil || cg.rootless.Mode != modeDelegated {
+		t.Fatalf("rootless %+v, want the delegated manager", cg.rootless)
+	}
+	paths := cg.Paths()
+	base := filepath.Join(cgroupRoot, "memory", delegatedName(uid))
+	if want := base + path; paths["memory"] != want {
+		t.Fatalf("memory path %q, want %q", paths["memory"], want)
+	}
+	if !cg.CanEnterThread() {
+		t.Fatal("delegated: CanEnterThread false")
+	}
+	if err := cg.Create(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := cg.Destroy(); err != nil {
+			t.Error(err)
+		}
+		for _, p := range paths {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left behind", p)
+			}
+		}
+	}()
+	for file, want := range map[string]string{
+		filepath.Join(paths["memory"], "memory.limit_in_bytes"): strconv.Itoa(limitBytes),
+		filepath.Join(paths["pids"], "pids.max"):                "8",
+		filepath.Join(paths["cpu"], "cpu.cfs_quota_us"):         "20000",
+	} {
+		if got := readTrim(t, file); got != want {
+			t.Errorf("%s = %s, want %s", file, got, want)
+		}
+	}
+
+	// The fast placement: a thread enters, the process it starts is in.
+	self, _ := os.Executable()
+	hogCmd := exec.Command(self, "-test.run=^TestRootlessHelper$")
+	hogCmd.Env = append(os.Environ(), helperEnv+"=hog")
+	err = osthread.Disposable(func() error {
+		unified, err := cg.EnterThread()
+		if err != nil {
+			return err
+		}
+		if unified != nil {
+			defer unified.Close()
+			hogCmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(unified.Fd())}
+		}
+		return hogCmd.Start()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The memory limit is enforced: the hog is OOM-killed.
+	err = hogCmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("hog touching %d MiB under a %d MiB limit ended with %v, want SIGKILL by the OOM killer", hogMiB, limitBytes>>20, err)
+	}
+	if n, err := cgroups.ReadFile(paths["memory"], "memory.oom_control"); err != nil || !strings.Contains(n, "oom_kill 1") {
+		t.Errorf("memory.oom_control = %q, %v; want oom_kill 1", n, err)
+	}
+
+	// The pids limit: 8 processes at most. The shell forks once it is in
+	// the cgroup (it waits for a line on stdin).
+	forker := exec.Command("sh", "-c", `read x; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait`)
+	forker.Stdout, forker.Stderr = io.Discard, io.Discard
+	forker.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	go_, err := forker.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := forker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Only if the kill below did not happen: the shell's group.
+		_ = unix.Kill(-forker.Process.Pid, unix.SIGKILL)
+		_ = forker.Process.Kill()
+		_ = forker.Wait()
+	}()
+	if err := cg.AddPid(forker.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(go_, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Placement (Apply's second half) as the later verbs see it.
+	if !slices.Contains(readProcs(t, paths["memory"]), forker.Process.Pid) {
+		t.Errorf("pid %d not in %s", forker.Process.Pid, paths["memory"])
+	}
+	waitFor(t, "pids.current to reach 8", func() bool {
+		return readTrim(t, filepath.Join(paths["pids"], "pids.current")) == "8"
+	})
+	if ev := readTrim(t, filepath.Join(paths["pids"], "pids.events")); ev == "max 0" {
+		t.Errorf("pids.events = %q: no fork was refused", ev)
+	}
+
+	// pause/resume through a loaded copy (a later gtu process), then
+	// kill everything.
+	raw, err := cg.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	mustFrozen(t, cg, true)
+	if err := loaded.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Signal(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the cgroup to empty", func() bool { pids, err := loaded.Pids(); return err == nil && len(pids) == 0 })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func helperScope(t *testing.T) {}
