@@ -1,10 +1,13 @@
 package cgroupdelegate
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -398,4 +401,195 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func helperScope(t *testing.T) {}
+// TestUserScopeRootless: a real systemd --user manager for the test user
+// (scripts/systemd-user.sh) gives a Delegate=yes scope to a client that is
+// uid 0 in a user namespace: the D-Bus authentication names the host uid.
+func TestUserScopeRootless(t *testing.T) {
+	requireHybridRoot(t)
+	uid, gid := testUserIDs(t)
+	if _, err := os.Stat("/lib/systemd/systemd"); err != nil {
+		t.Skipf("no systemd to run as the user manager (apt-get install systemd dbus-user-session): %v", err)
+	}
+	hs, err := hierarchies(cgroupRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		if _, err := os.Stat(filepath.Join(h.dir, delegatedName(uid))); err == nil {
+			t.Skipf("%s exists: the delegated manager would be chosen", filepath.Join(h.dir, delegatedName(uid)))
+		}
+	}
+	script, err := filepath.Abs("../scripts/systemd-user.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := strconv.Itoa(uid)
+	if exec.Command(script, "status", u).Run() != nil {
+		if out, err := exec.Command(script, "start", u).CombinedOutput(); err != nil {
+			t.Fatalf("%s start %s: %v\n%s", script, u, err, out)
+		}
+		t.Cleanup(func() {
+			if out, err := exec.Command(script, "stop", u).CombinedOutput(); err != nil {
+				t.Errorf("%s stop %s: %v\n%s", script, u, err, out)
+			}
+		})
+	}
+	_ = gid
+	t.Run("userns", func(t *testing.T) {
+		runHelper(t, "scope", script, "run", u, "unshare", "--user", "--map-root-user", "--")
+	})
+	t.Run("plain", func(t *testing.T) {
+		runHelper(t, "scope", script, "run", u)
+	})
+}
+
+// authExternalReply sends "AUTH EXTERNAL <hex uid>" and returns the
+// bus's answer line.
+func authExternalReply(t *testing.T, bus string, uid int) string {
+	t.Helper()
+	c, err := net.Dial("unix", strings.TrimPrefix(bus, "unix:path="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "\x00AUTH EXTERNAL %s\r\n", hex.EncodeToString([]byte(strconv.Itoa(uid)))); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func startSleepGroup(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+func helperScope(t *testing.T) {
+	uid, gid := hostIDs(t)
+	t.Logf("uid %d in here, host uid %d", os.Getuid(), uid)
+	bus := userBus(uid)
+	if bus == "" {
+		t.Fatal("no user bus found")
+	}
+	// The bus takes the identity from the socket's peer credentials, the
+	// host uid: a client naming its uid inside the namespace (0) is
+	// refused, one naming the host uid accepted. godbus names none (AUTH
+	// EXTERNAL, then an empty DATA), which is accepted too (dialUser).
+	for claim, want := range map[int]string{os.Getuid(): "REJECTED", uid: "OK"} {
+		if got := authExternalReply(t, bus, claim); !strings.HasPrefix(got, want) {
+			t.Errorf("AUTH EXTERNAL as uid %d (we are %d in here): %q, want %s", claim, os.Getuid(), got, want)
+		}
+	}
+
+	id := "scope-" + randomID(t)
+	_, err := New(Config{ID: id, Rootless: true, HostUID: uid, HostGID: gid,
+		Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](limitBytes)}}})
+	if !errors.Is(err, ErrNeedsDelegation) {
+		t.Errorf("limits in a scope without controllers: %v, want ErrNeedsDelegation", err)
+	}
+	cg, err := New(Config{ID: id, Rootless: true, HostUID: uid, HostGID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cg.rootless.Mode != modeUserScope || cg.CanEnterThread() {
+		t.Fatalf("mode %s, CanEnterThread %v; want the user scope, placed by systemd", cg.rootless.Mode, cg.CanEnterThread())
+	}
+	if err := cg.Create(); !errors.Is(err, ErrSystemdPlacement) {
+		t.Errorf("Create = %v, want ErrSystemdPlacement", err)
+	}
+	cmd := startSleepGroup(t)
+	if err := cg.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	scope := cg.Paths()[""]
+	if !strings.HasSuffix(scope, "/gtu-"+id+".scope") {
+		t.Errorf("cgroup2 path %q is not the scope gtu-%s.scope", scope, id)
+	}
+	own, err := cgroups.ParseCgroupFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"", "name=systemd"} {
+		if !strings.HasSuffix(own[k], "/gtu-"+id+".scope") {
+			t.Errorf("process in %q cgroup %q, want the scope", k, own[k])
+		}
+	}
+	if del := readTrim(t, filepath.Join(scope, "cgroup.procs")); del != strconv.Itoa(cmd.Process.Pid) {
+		t.Errorf("scope cgroup.procs = %q", del)
+	}
+	// Delegate=yes: the scope's directory is ours to manage.
+	var st unix.Stat_t
+	if err := unix.Stat(scope, &st); err != nil || int(st.Uid) != os.Getuid() {
+		t.Errorf("scope directory owner %d (%v), want us (%d): not delegated", st.Uid, err, os.Getuid())
+	}
+
+	if err := cg.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	mustFrozen(t, cg, true)
+	if ev := readTrim(t, filepath.Join(scope, "cgroup.events")); !strings.Contains(ev, "frozen 1") {
+		t.Errorf("cgroup.events = %q, want frozen 1", ev)
+	}
+	if err := cg.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	mustFrozen(t, cg, false)
+
+	raw, err := cg.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pids, err := loaded.Pids(); err != nil || !slices.Equal(pids, []int{cmd.Process.Pid}) {
+		t.Errorf("Pids = %v, %v", pids, err)
+	}
+	if err := loaded.Signal(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitKilled(t, cmd)
+	if err := loaded.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the scope to go", func() bool { _, err := os.Stat(scope); return errors.Is(err, os.ErrNotExist) })
+
+	// --systemd-cgroup: "slice:prefix:name" against the user manager;
+	// Destroy stops a scope that still runs.
+	sd, err := New(Config{ID: id, Systemd: true, Path: "app.slice:gtutest:" + id, Rootless: true, HostUID: uid, HostGID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = startSleepGroup(t)
+	if err := sd.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	scope = sd.Paths()[""]
+	if !strings.HasSuffix(scope, "/app.slice/gtutest-"+id+".scope") {
+		t.Errorf("--systemd-cgroup scope at %q", scope)
+	}
+	if err := sd.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Error("the scope's process survived its stop")
+	}
+	waitFor(t, "the scope to go", func() bool { _, err := os.Stat(scope); return errors.Is(err, os.ErrNotExist) })
+	// Already gone: not an error.
+	if err := sd.Destroy(); err != nil {
+		t.Errorf("second Destroy: %v", err)
+	}
+}

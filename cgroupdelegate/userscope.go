@@ -63,11 +63,13 @@ func newUserScope(cg *cgroups.Cgroup, paths map[string]string, r *savedRootless)
 	return &Cgroup{cfg: cg, mgr: m, rootless: r}, nil
 }
 
-// dialUser connects to the user's bus as the host uid. EXTERNAL
-// authentication names a uid that the bus compares with the peer
-// credentials of the socket, which it sees as the host uid; inside a user
-// namespace godbus (and go-systemd's own dialers) would send 0, gtu's uid
-// there, and be refused.
+// dialUser connects to the user's bus as the host uid. The bus compares
+// an EXTERNAL identity with the socket's peer credentials, which it sees as
+// the host uid: a client in a user namespace that names its uid there (0)
+// is refused (measured: "AUTH EXTERNAL 30" gets REJECTED). godbus v5 names
+// no identity at all ("AUTH EXTERNAL", then an empty DATA, godbus#264), so
+// the kernel's answer is taken; the host uid is given here so that the
+// right identity is the one named if the library ever sends it.
 func dialUser(ctx context.Context, bus string, hostUID int) (*sddbus.Conn, error) {
 	conn, err := sddbus.NewConnection(func() (*dbus.Conn, error) {
 		c, err := dbus.Dial(bus, dbus.WithContext(ctx))
