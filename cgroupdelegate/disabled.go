@@ -15,13 +15,19 @@ type disabledManager struct {
 	cfg *cgroups.Cgroup
 }
 
+func (disabledManager) Set(r *cgroups.Resources) error {
+	if hasLimits(r) {
+		return errSetLimits()
+	}
+	return nil
+}
+
 func newDisabled(cg *cgroups.Cgroup, r *savedRootless) *Cgroup {
 	return &Cgroup{cfg: cg, mgr: disabledManager{cfg: cg}, rootless: r}
 }
 
 func (disabledManager) Apply(int) error                        { return nil }
 func (disabledManager) AddPid(string, int) error               { return nil }
-func (disabledManager) Set(*cgroups.Resources) error           { return nil }
 func (disabledManager) Destroy() error                         { return nil }
 func (disabledManager) Path(string) string                     { return "" }
 func (disabledManager) GetPaths() map[string]string            { return map[string]string{} }

@@ -150,6 +150,22 @@ func requestedLimit(r *specs.LinuxResources) string {
 	return ""
 }
 
+// hasLimits reports whether r sets anything but device rules and the
+// freezer state: what Set (and so `gtu update`) cannot put anywhere when
+// the manager has no controllers.
+func hasLimits(r *cgroups.Resources) bool {
+	if r == nil {
+		return false
+	}
+	c := *r
+	c.Devices, c.SkipDevices, c.Freezer = nil, false, cgroups.Undefined
+	return !reflect.ValueOf(c).IsZero()
+}
+
+func errSetLimits() error {
+	return fmt.Errorf("set limits: %w: ask root to run `gtu cgroup-delegate --user USER`, or run under a systemd --user session whose cgroup v2 tree has the controllers delegated", ErrNeedsDelegation)
+}
+
 // chooseMode picks the rootless manager (see the list at the top).
 func chooseMode(c Config, p hostProbe) (string, error) {
 	limit := requestedLimit(c.Resources)

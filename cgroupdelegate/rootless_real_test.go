@@ -227,6 +227,8 @@ func TestRootlessHelper(t *testing.T) {
 		helperDelegated(t)
 	case "scope":
 		helperScope(t)
+	case "scope-limits":
+		helperScopeLimits(t)
 	default:
 		t.Fatalf("unknown helper mode %q", os.Getenv(helperEnv))
 	}
@@ -441,6 +443,19 @@ func TestUserScopeRootless(t *testing.T) {
 	t.Run("plain", func(t *testing.T) {
 		runHelper(t, "scope", script, "run", u)
 	})
+	// --systemd-cgroup with limits: the scope holds the process, the v1
+	// cgroups root delegated hold the limits.
+	t.Run("limits", func(t *testing.T) {
+		if _, err := Delegate(cgroupRoot, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if _, err := Undelegate(cgroupRoot, uid); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		})
+		runHelper(t, "scope-limits", script, "run", u, "unshare", "--user", "--map-root-user", "--")
+	})
 }
 
 // authExternalReply sends "AUTH EXTERNAL <hex uid>" and returns the
@@ -591,5 +606,60 @@ func helperScope(t *testing.T) {
 	// Already gone: not an error.
 	if err := sd.Destroy(); err != nil {
 		t.Errorf("second Destroy: %v", err)
+	}
+}
+
+func helperScopeLimits(t *testing.T) {
+	uid, gid := hostIDs(t)
+	id := "limits-" + randomID(t)
+	cg, err := New(Config{ID: id, Systemd: true, Path: "app.slice:gtu:" + id, Rootless: true, HostUID: uid, HostGID: gid,
+		Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](limitBytes)}, Pids: &specs.LinuxPids{Limit: ptr[int64](5)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cg.rootless.Mode != modeUserScope || len(cg.rootless.Limits) == 0 {
+		t.Fatalf("rootless %+v, want the user scope with delegated v1 limits", cg.rootless)
+	}
+	cmd := startSleepGroup(t)
+	if err := cg.Apply(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	if want := filepath.Join(cgroupRoot, "memory", delegatedName(uid), id); paths["memory"] != want {
+		t.Errorf("memory path %q, want %q", paths["memory"], want)
+	}
+	if got := readTrim(t, filepath.Join(paths["memory"], "memory.limit_in_bytes")); got != strconv.Itoa(limitBytes) {
+		t.Errorf("memory.limit_in_bytes = %s", got)
+	}
+	own, err := cgroups.ParseCgroupFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(own[""], "/app.slice/gtu-"+id+".scope") || !strings.HasSuffix(own["name=systemd"], "/app.slice/gtu-"+id+".scope") {
+		t.Errorf("process not in the scope: %v", own)
+	}
+	if own["memory"] != "/"+delegatedName(uid)+"/"+id || own["pids"] != "/"+delegatedName(uid)+"/"+id {
+		t.Errorf("process not in the delegated v1 cgroups: %v", own)
+	}
+	raw, err := cg.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := loaded.Stats()
+	if err != nil || st.MemoryStats.Usage.Limit != limitBytes || st.PidsStats.Current != 1 {
+		t.Errorf("Stats = memory limit %d, pids %d, %v", st.MemoryStats.Usage.Limit, st.PidsStats.Current, err)
+	}
+	if err := loaded.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	for k, p := range paths {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%q: %s left behind", k, p)
+		}
 	}
 }

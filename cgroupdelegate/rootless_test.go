@@ -290,11 +290,33 @@ func TestDisabled(t *testing.T) {
 	if _, err := loaded.WatchOOM(); !errors.Is(err, ErrNoMemoryController) {
 		t.Errorf("WatchOOM = %v", err)
 	}
+	// update cannot add limits either.
+	if _, err := cg.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](9)}}); !errors.Is(err, ErrNeedsDelegation) {
+		t.Errorf("Update = %v, want ErrNeedsDelegation", err)
+	}
 	// Limits with nothing delegated: New refuses, naming the field.
 	_, err = newRootless(Config{ID: "c1", Rootless: true, HostUID: 1001, Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 20)}}},
 		mustConfig(t), hostProbe{})
 	if !errors.Is(err, ErrNeedsDelegation) || !strings.HasPrefix(err.Error(), "linux.resources.memory: ") {
 		t.Errorf("limits without delegation: %v", err)
+	}
+}
+
+func TestHasLimits(t *testing.T) {
+	for _, tt := range []struct {
+		r    *cgroups.Resources
+		want bool
+	}{
+		{nil, false},
+		{&cgroups.Resources{}, false},
+		{&cgroups.Resources{SkipDevices: true, Freezer: cgroups.Frozen}, false},
+		{&cgroups.Resources{Memory: 1 << 20}, true},
+		{&cgroups.Resources{PidsLimit: ptr[int64](3)}, true},
+		{&cgroups.Resources{CpusetCpus: "0"}, true},
+	} {
+		if got := hasLimits(tt.r); got != tt.want {
+			t.Errorf("hasLimits(%+v) = %v", tt.r, got)
+		}
 	}
 }
 

@@ -192,6 +192,9 @@ func (m *userScopeManager) Set(r *cgroups.Resources) error {
 	if m.limits != nil {
 		return m.limits.Set(r)
 	}
+	if hasLimits(r) {
+		return errSetLimits()
+	}
 	return nil
 }
 
