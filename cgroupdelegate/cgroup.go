@@ -85,6 +85,9 @@ func New(c Config) (*Cgroup, error) {
 		slog.Warn(w)
 	}
 	if c.Rootless {
+		if c.HostUID <= 0 {
+			return nil, fmt.Errorf("rootless cgroups: host uid %d: the caller's uid on the host is needed to find its delegation", c.HostUID)
+		}
 		return newRootless(c, cg, probeHost(c.HostUID))
 	}
 	return newCgroup(cg, nil)

@@ -320,6 +320,12 @@ func TestHasLimits(t *testing.T) {
 	}
 }
 
+func TestNewRootlessNeedsHostUID(t *testing.T) {
+	if _, err := New(Config{ID: "c1", Rootless: true}); err == nil || !strings.Contains(err.Error(), "host uid 0") {
+		t.Errorf("New without HostUID = %v", err)
+	}
+}
+
 func TestLoadRootlessErrors(t *testing.T) {
 	for name, st := range map[string]savedState{
 		"unknown mode": {Version: savedVersion, Config: &cgroups.Cgroup{}, Paths: map[string]string{"memory": "/sys/fs/cgroup/memory/x"}, Rootless: &savedRootless{Mode: "magic"}},
