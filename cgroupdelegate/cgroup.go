@@ -39,6 +39,15 @@ type Config struct {
 	Systemd   bool                  // --systemd-cgroup
 	Resources *specs.LinuxResources // may be nil
 	Devices   []specs.LinuxDevice   // linux.devices: each gets an allow rule
+
+	// Rootless says that gtu is not real root: an unprivileged user, or
+	// uid 0 inside a user namespace (gtu's session namespace, podman's).
+	// cgroupfs belongs to real root then, so New looks for a delegated
+	// cgroup instead (see rootless.go). HostUID and HostGID are the
+	// caller's ids on the host: delegated directories and the systemd
+	// --user manager belong to them, not to the 0 seen inside.
+	Rootless         bool
+	HostUID, HostGID int
 }
 
 // Cgroup is one container's cgroup.
@@ -46,15 +55,19 @@ type Cgroup struct {
 	cfg     *cgroups.Cgroup
 	mgr     cgroups.Manager
 	created []string // directories Create made, for undo
+	// rootless is what Save keeps to rebuild a rootless manager; nil for
+	// the managers root gets (fs drivers, the system systemd).
+	rootless *savedRootless
 }
 
 // savedVersion is bumped when the Save format changes incompatibly.
 const savedVersion = 1
 
 type savedState struct {
-	Version int               `json:"version"`
-	Config  *cgroups.Cgroup   `json:"config"`
-	Paths   map[string]string `json:"paths"`
+	Version  int               `json:"version"`
+	Config   *cgroups.Cgroup   `json:"config"`
+	Paths    map[string]string `json:"paths"`
+	Rootless *savedRootless    `json:"rootless,omitempty"`
 }
 
 // destroyTimeout bounds how long Destroy waits for the last processes to
@@ -70,6 +83,12 @@ func New(c Config) (*Cgroup, error) {
 	}
 	for _, w := range warnings {
 		slog.Warn(w)
+	}
+	if c.Rootless {
+		if c.HostUID <= 0 {
+			return nil, fmt.Errorf("rootless cgroups: host uid %d: the caller's uid on the host is needed to find its delegation", c.HostUID)
+		}
+		return newRootless(c, cg, probeHost(c.HostUID))
 	}
 	return newCgroup(cg, nil)
 }
@@ -118,13 +137,16 @@ func Load(raw json.RawMessage, paths map[string]string) (*Cgroup, error) {
 	if len(paths) == 0 {
 		paths = st.Paths
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && (st.Rootless == nil || st.Rootless.Mode != modeDisabled) {
 		return nil, fmt.Errorf("%w: no cgroup paths", ErrBadState)
 	}
 	for name, p := range paths {
 		if err := checkCgroupPath(p); err != nil {
 			return nil, fmt.Errorf("%w: %q: %w", ErrBadState, name, err)
 		}
+	}
+	if st.Rootless != nil {
+		return loadRootless(st.Config, maps.Clone(paths), st.Rootless)
 	}
 	return newCgroup(st.Config, maps.Clone(paths))
 }
@@ -137,7 +159,7 @@ func (c *Cgroup) Save() (json.RawMessage, error) {
 	// Load must not re-freeze the container.
 	res.Freezer = cgroups.Undefined
 	cfg.Resources = &res
-	raw, err := json.Marshal(savedState{Version: savedVersion, Config: &cfg, Paths: c.Paths()})
+	raw, err := json.Marshal(savedState{Version: savedVersion, Config: &cfg, Paths: c.Paths(), Rootless: c.rootless})
 	if err != nil {
 		return nil, fmt.Errorf("save cgroup %s: %w", describe(c.cfg), err)
 	}
@@ -157,7 +179,7 @@ func (c *Cgroup) Apply(pid int) error {
 	if pid <= 0 {
 		return fmt.Errorf("cgroup %s: apply: bad pid %d", describe(c.cfg), pid)
 	}
-	if c.cfg.Systemd {
+	if c.placedBySystemd() {
 		return c.applySystemd(pid)
 	}
 	if err := c.Create(); err != nil {
@@ -183,13 +205,19 @@ func (c *Cgroup) applySystemd(pid int) error {
 
 // CanEnterThread reports whether EnterThread may be used: the fs drivers
 // (v1, hybrid, v2), not systemd, which places processes itself.
-func (c *Cgroup) CanEnterThread() bool { return !c.cfg.Systemd }
+func (c *Cgroup) CanEnterThread() bool { return !c.placedBySystemd() }
+
+// placedBySystemd: a systemd manager (the system one, or a user's) creates
+// the scope with the process already in it.
+func (c *Cgroup) placedBySystemd() bool {
+	return c.cfg.Systemd || (c.rootless != nil && c.rootless.Mode == modeUserScope)
+}
 
 // Create makes the cgroup directories and sets the limits, with no process
 // inside yet. A failing limit removes what was created, so the process never
 // runs in a half-configured cgroup.
 func (c *Cgroup) Create() error {
-	if c.cfg.Systemd {
+	if c.placedBySystemd() {
 		return fmt.Errorf("cgroup %s: %w", describe(c.cfg), ErrSystemdPlacement)
 	}
 	c.created = missingRoots(c.Paths())
@@ -299,6 +327,11 @@ func (c *Cgroup) Stats() (*cgroups.Stats, error) {
 // private pid namespace (where killing init would not take the rest along).
 func (c *Cgroup) Signal(sig unix.Signal) error {
 	name := describe(c.cfg)
+	if c.rootless != nil && c.rootless.Mode == modeDisabled {
+		// Without a cgroup there is no list of the container's processes
+		// to signal; only its init can be (by the caller).
+		return fmt.Errorf("cgroup %s: signal all processes: %w", name, errNoCgroupGone)
+	}
 	if !c.mgr.Exists() {
 		return fmt.Errorf("cgroup %s: signal: %w", name, os.ErrNotExist)
 	}
@@ -352,7 +385,9 @@ func (c *Cgroup) killUnified() (done bool, _ error) {
 	err := cgroups.WriteFile(dir, "cgroup.kill", "1")
 	switch {
 	case err == nil:
-		return cgroups.IsCgroup2UnifiedMode(), nil
+		// A user's systemd scope lives in the unified tree and holds
+		// every process of the container.
+		return cgroups.IsCgroup2UnifiedMode() || (c.rootless != nil && c.rootless.Mode == modeUserScope), nil
 	case errors.Is(err, os.ErrNotExist):
 		// Older kernel, or the unified cgroup is gone: sweep instead.
 		return false, nil
@@ -363,7 +398,7 @@ func (c *Cgroup) killUnified() (done bool, _ error) {
 // Destroy removes the cgroup from every hierarchy, waiting briefly for the
 // last processes to leave. A cgroup that is already gone is not an error.
 func (c *Cgroup) Destroy() error {
-	if c.cfg.Systemd {
+	if c.placedBySystemd() {
 		if err := c.mgr.Destroy(); err != nil {
 			return fmt.Errorf("cgroup %s: destroy: %w", describe(c.cfg), err)
 		}

@@ -24,8 +24,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const cgroupRoot = "/sys/fs/cgroup"
-
 // requireHybridRoot skips tests that create real cgroups unless they can:
 // they need root, and they check the v1 files that hold the limits on the
 // project machine (v1 controllers, cgroup2 mounted at /sys/fs/cgroup/unified).
@@ -56,7 +54,7 @@ func testCgroupPath(t *testing.T) string {
 	}
 	p := "/gtu-test/" + strings.ReplaceAll(t.Name(), "/", "_") + "-" + hex.EncodeToString(b)
 	t.Cleanup(func() {
-		for _, h := range hierarchies(t) {
+		for _, h := range hierarchyDirs(t) {
 			dir := filepath.Join(h, p)
 			if _, err := os.Stat(dir); err == nil {
 				if err := cgroups.RemovePath(dir); err != nil {
@@ -72,7 +70,7 @@ func testCgroupPath(t *testing.T) string {
 
 // hierarchies lists every mounted hierarchy root: each v1 mount and, on a
 // hybrid host, the unified one.
-func hierarchies(t *testing.T) []string {
+func hierarchyDirs(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(cgroupRoot)
 	if err != nil {
@@ -152,7 +150,7 @@ func waitKilled(t *testing.T, cmd *exec.Cmd) {
 
 func assertGone(t *testing.T, path string) {
 	t.Helper()
-	for _, h := range hierarchies(t) {
+	for _, h := range hierarchyDirs(t) {
 		if _, err := os.Stat(filepath.Join(h, path)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there (stat: %v)", filepath.Join(h, path), err)
 		}

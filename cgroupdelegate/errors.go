@@ -1,6 +1,9 @@
 package cgroupdelegate
 
-import "errors"
+import (
+	"errors"
+	"io/fs"
+)
 
 var (
 	// ErrInvalidConfig is wrapped by every error that rejects a value
@@ -31,7 +34,31 @@ var (
 	// ErrNoMemoryController is WatchOOM on a cgroup without a memory
 	// controller: neither a v1 memory hierarchy nor a v2 unified cgroup.
 	ErrNoMemoryController = errors.New("no memory controller for this cgroup")
+
+	// ErrNeedsDelegation rejects cgroup limits in rootless mode when no
+	// cgroup is delegated to the user (see Delegate) that could hold them.
+	ErrNeedsDelegation = errors.New("cgroup limits need a delegated cgroup")
+	// ErrNoUserManager is --systemd-cgroup in rootless mode when no
+	// systemd --user manager answers for the user.
+	ErrNoUserManager = errors.New("no systemd --user manager answers")
+	// ErrNoCgroup is pause, resume, kill --all or stats of a rootless
+	// container that runs without a cgroup (nothing was delegated and it
+	// asked for no limits).
+	ErrNoCgroup = errors.New("the container has no cgroup (rootless, nothing delegated)")
+	// ErrNotDelegated is Undelegate of a directory that is not a
+	// delegation Delegate made.
+	ErrNotDelegated = errors.New("not a delegated cgroup")
 )
+
+// errNoCgroupGone is ErrNoCgroup that also matches fs.ErrNotExist, which
+// callers treat as "the cgroup is gone, signal the init alone" (delete
+// --force must still work); kill --all can still tell it apart.
+var errNoCgroupGone error = noCgroupGone{}
+
+type noCgroupGone struct{}
+
+func (noCgroupGone) Error() string   { return ErrNoCgroup.Error() }
+func (noCgroupGone) Unwrap() []error { return []error{ErrNoCgroup, fs.ErrNotExist} }
 
 // fieldError names the config.json field a bad value came from. It matches
 // ErrInvalidConfig (and, through err, anything more specific).

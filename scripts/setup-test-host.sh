@@ -33,6 +33,7 @@ packages=(
 	slirp4netns fuse-overlayfs
 	libseccomp-dev pkg-config # building gtu's seccomp support
 	bats hyperfine strace
+	systemd dbus-user-session # a real systemd --user manager and its bus (scripts/systemd-user.sh)
 )
 
 install_packages() {
