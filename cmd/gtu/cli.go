@@ -43,6 +43,8 @@ type CLI struct {
 	Features featuresCmd `cmd:"" help:"Print what gtu supports, as runtime-spec's features.md defines."`
 	Session  sessionCmd  `cmd:"" help:"Show or stop your rootless session (the user namespace rootless containers run in)."`
 
+	CgroupDelegate cgroupDelegateCmd `cmd:"" name:"cgroup-delegate" help:"As root: give a user cgroups of its own, for limits on its rootless containers (cgroup v1 and hybrid hosts)."`
+
 	global container.Global
 	target string // the container a verb works on, for error messages
 }
@@ -311,3 +313,16 @@ func (sessionStatusCmd) Run() error {
 type sessionStopCmd struct{}
 
 func (sessionStopCmd) Run() error { return container.StopSession() }
+
+type cgroupDelegateCmd struct {
+	User   string `required:"" help:"The user (name or uid) to delegate to." placeholder:"USER"`
+	Remove bool   `help:"Take the delegation back (only empty cgroups are removed)."`
+}
+
+func (x *cgroupDelegateCmd) Run() error {
+	dirs, err := container.DelegateCgroups(x.User, x.Remove)
+	for _, d := range dirs {
+		fmt.Println(d)
+	}
+	return err
+}

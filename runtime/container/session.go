@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 
+	"github.com/gophertainer/gtu/cgroupdelegate"
 	"github.com/gophertainer/gtu/runtime/internal/nsenter"
 	"github.com/gophertainer/gtu/runtime/spec"
 	"github.com/gophertainer/gtu/userns"
@@ -225,4 +227,33 @@ func StopSession() error {
 		return err
 	}
 	return userns.Stop(dir)
+}
+
+// DelegateCgroups is `gtu cgroup-delegate`: as real root, give the named
+// user (or uid) cgroups of its own in every hierarchy, where its rootless
+// containers then get their limits (cgroup v1 and hybrid hosts, where no
+// systemd delegates controllers); with remove, take them back. It returns
+// the directories made or removed.
+func DelegateCgroups(name string, remove bool) ([]string, error) {
+	if m, err := Detect(); err != nil {
+		return nil, err
+	} else if m != ModeRoot {
+		return nil, errors.New("cgroup-delegate: only real root can delegate cgroups (run it with sudo)")
+	}
+	u, err := user.LookupUser(name)
+	if err != nil {
+		if uid, aerr := strconv.Atoi(name); aerr == nil {
+			u, err = user.LookupUid(uid)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cgroup-delegate: user %s: %w", name, err)
+	}
+	if u.Uid == 0 {
+		return nil, errors.New("cgroup-delegate: root needs no delegation")
+	}
+	if remove {
+		return cgroupdelegate.Undelegate("/sys/fs/cgroup", u.Uid)
+	}
+	return cgroupdelegate.Delegate("/sys/fs/cgroup", u.Uid, u.Gid)
 }

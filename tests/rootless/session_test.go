@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/gophertainer/gtu/subid"
 )
 
@@ -102,4 +104,83 @@ func TestRootlessSessionIsReused(t *testing.T) {
 	if own, _ := os.Readlink("/proc/self/ns/user"); own == seen[0] {
 		t.Errorf("the container runs in the host's user namespace %s", own)
 	}
+}
+
+// TestRootlessLimits: limits without cgroup access give the clear error
+// that says how to get delegation; after root's `gtu cgroup-delegate`, the
+// same container gets its limit in the user's delegated v1 cgroups.
+func TestRootlessLimits(t *testing.T) {
+	e := newUserEnv(t)
+	root := newEnv(t)
+	root.mustRuntime("cgroup-delegate", "--user", e.user.name, "--remove")
+	t.Cleanup(func() { root.runtime("cgroup-delegate", "--user", e.user.name, "--remove") })
+
+	c := e.newContainer(t, "sh", "-c", waiter)
+	limit := int64(64 << 20)
+	c.spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	r := c.create()
+	if r.code == 0 {
+		t.Fatalf("a memory limit without delegation was accepted: %v", r)
+	}
+	mustContain(t, "the error", r.stderr, "linux.resources.memory")
+	mustContain(t, "the error", r.stderr, "gtu cgroup-delegate --user")
+	c.assertGone()
+
+	out := root.mustRuntime("cgroup-delegate", "--user", e.user.name).stdout
+	mustContain(t, "cgroup-delegate's output", out, "/sys/fs/cgroup/memory/gtu.user."+strconv.Itoa(e.user.uid))
+	c.mustCreate()
+	st := c.waitStatus("created")
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var memPath string
+	for _, l := range strings.Split(string(cg), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && f[1] == "memory" {
+			memPath = f[2]
+		}
+	}
+	if !strings.HasPrefix(memPath, "/gtu.user."+strconv.Itoa(e.user.uid)+"/") {
+		t.Fatalf("the container's memory cgroup is %q, not below the user's delegated one", memPath)
+	}
+	got, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", memPath, "memory.limit_in_bytes"))
+	if err != nil || strings.TrimSpace(string(got)) != strconv.FormatInt(limit, 10) {
+		t.Errorf("memory.limit_in_bytes = %q (%v), want %d", got, err, limit)
+	}
+	e.mustRuntime("delete", "--force", c.id)
+	c.assertGone()
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", memPath)); !os.IsNotExist(err) {
+		t.Errorf("the container's cgroup %s is left behind (%v)", memPath, err)
+	}
+}
+
+// TestAlreadyRootInUserNS: gtu called as uid 0 of someone else's user
+// namespace (podman rootless, a CI container) behaves like root there: no
+// session of its own (the container sees that namespace's one-line map,
+// not the session's full one), and no cgroup error without limits.
+func TestAlreadyRootInUserNS(t *testing.T) {
+	e := newUserEnv(t)
+	e.user.inUserNS = true
+	t.Parallel()
+	c := e.newContainer(t, "sh", "-c", "id -u; cat /proc/self/uid_map")
+	// Like podman's config: the ids of the caller's namespace, no new
+	// user namespace.
+	var ns []specs.LinuxNamespace
+	for _, n := range c.spec.Linux.Namespaces {
+		if n.Type != specs.UserNamespace {
+			ns = append(ns, n)
+		}
+	}
+	c.spec.Linux.Namespaces = ns
+	c.spec.Linux.UIDMappings, c.spec.Linux.GIDMappings = nil, nil
+	r := c.run()
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	f := strings.Fields(r.stdout)
+	want := []string{"0", "0", strconv.Itoa(e.user.uid), "1"}
+	if strings.Join(f, " ") != strings.Join(want, " ") {
+		t.Errorf("inside: %q, want uid 0 and the caller's one-line map %v", r.stdout, want)
+	}
+	c.assertGone()
 }

@@ -18,6 +18,10 @@ type testUser struct {
 	name     string
 	uid, gid int
 	home     string
+	// inUserNS runs the runtime as uid 0 of a fresh user namespace of the
+	// user's (`unshare --user --map-root-user`), as podman's rootless
+	// mode runs it.
+	inUserNS bool
 }
 
 const testUserName = "gtutest"
@@ -59,6 +63,14 @@ func (u *testUser) apply(cmd *exec.Cmd) {
 	cmd.Env = append(withoutEnv(withoutEnv(withoutEnv(withoutEnv(cmd.Env, "HOME"), "USER"), "LOGNAME"), "XDG_RUNTIME_DIR"),
 		"HOME="+u.home, "USER="+u.name, "LOGNAME="+u.name, "XDG_RUNTIME_DIR="+runtimeDirOf(u.uid))
 	cmd.Dir = "/"
+	if u.inUserNS {
+		unshare, err := exec.LookPath("unshare")
+		if err != nil {
+			unshare = "/usr/bin/unshare"
+		}
+		cmd.Args = append([]string{"unshare", "--user", "--map-root-user", "--"}, append([]string{cmd.Path}, cmd.Args[1:]...)...)
+		cmd.Path = unshare
+	}
 }
 
 // own gives dir and everything below it to the user.
