@@ -1,6 +1,7 @@
 package rootless
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -183,4 +184,56 @@ func TestAlreadyRootInUserNS(t *testing.T) {
 		t.Errorf("inside: %q, want uid 0 and the caller's one-line map %v", r.stdout, want)
 	}
 	c.assertGone()
+}
+
+// TestRootlessSessionRecovers: a session killed with SIGKILL (a crash, an
+// OOM kill) leaves its files behind; the next call must see that nobody
+// holds the session's lock, start a new one, and work. Not parallel: it
+// kills the session the other rootless tests share.
+func TestRootlessSessionRecovers(t *testing.T) {
+	e := newUserEnv(t)
+	c := e.newContainer(t, "true")
+	if r := c.run(); r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	dir := filepath.Join(runtimeDirOf(e.user.uid), "gtu-session")
+	daemon := readPid(t, filepath.Join(dir, "daemon_pid"))
+	joined := readPid(t, filepath.Join(dir, "child_pid"))
+	if err := syscall.Kill(daemon, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the session's processes to die", func() (bool, string) {
+		return !alive(daemon) && !alive(joined), fmt.Sprintf("daemon %d alive %v, child %d alive %v", daemon, alive(daemon), joined, alive(joined))
+	})
+	if _, err := os.Stat(filepath.Join(dir, "child_pid")); err != nil {
+		t.Fatalf("the killed session left no files, so this test proves nothing: %v", err)
+	}
+	c2 := e.newContainer(t, "id", "-u")
+	r := c2.run()
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "0" {
+		t.Fatalf("after a crashed session: %v", r)
+	}
+	if now := readPid(t, filepath.Join(dir, "child_pid")); now == joined {
+		t.Errorf("the session's pid file still names the dead pid %d", joined)
+	}
+	c2.assertGone()
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return pid
+}
+
+// alive: the process exists and is not a zombie (the VM's PID 1 may not
+// reap orphans).
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil && !isZombie(pid)
 }
