@@ -27,7 +27,7 @@ type target struct {
 
 // startTarget starts `unshare [--user --map-root-user] --net sh`, which
 // says "ready" once it is inside its namespaces and then sleeps.
-func startTarget(t *testing.T, userns bool) *target {
+func startTarget(t testing.TB, userns bool) *target {
 	t.Helper()
 	args := []string{"--net"}
 	if userns {
@@ -128,7 +128,7 @@ func token(t *testing.T) string {
 }
 
 // freePort returns a TCP port free on the host's loopback right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func helperPidsHolding(dir string) []int {
 	return pids
 }
 
-func needDriver(t *testing.T, driver string) {
+func needDriver(t testing.TB, driver string) {
 	t.Helper()
 	if _, err := exec.LookPath(driver); err != nil {
 		t.Skipf("%s is not installed (scripts/setup-test-host.sh installs it): %v", driver, err)
