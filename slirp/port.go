@@ -28,6 +28,9 @@ func ParsePort(s string) (Port, error) {
 	rest, proto := s, "tcp"
 	if i := strings.LastIndexByte(s, '/'); i >= 0 {
 		rest, proto = s[:i], s[i+1:]
+		if proto == "" {
+			return bad(`protocol "" after '/': want tcp or udp`)
+		}
 	}
 	var host, hp, cp string
 	switch {
