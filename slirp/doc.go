@@ -22,6 +22,16 @@
 //     with AllowHostLoopback (--no-map-gw otherwise), and never through the
 //     container's own loopback (-T none -U none).
 //
+// IPv6 (Options.IPv6): pasta sets it up statically before it reports ready;
+// slirp4netns announces fd00::/64 by router advertisements, so there the
+// address arrives shortly after Start returns. DNS: slirp4netns answers on
+// 10.0.2.3; pasta forwards no DNS here, the container uses the host's
+// resolvers directly.
+//
+// The helpers hold the target namespaces open, so they do not end by
+// themselves when the container's processes exit: Handle.Stop (gtu delete)
+// ends them.
+//
 // Both helpers are given the target namespaces as inherited descriptors
 // (/proc/self/fd/N), opened by the caller: pasta drops its capabilities
 // before it opens its arguments, so as root it cannot open another root

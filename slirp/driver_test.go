@@ -2,6 +2,7 @@ package slirp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,7 +88,16 @@ func testDriver(t *testing.T, driver string, userns bool) {
 		t.Errorf("target reached the host's 127.0.0.1:%d through its own loopback", lport)
 	}
 
-	// (4) Stop ends the helper and cleans up; a second Stop is fine.
+	// (4) Stop, from the handle as a later gtu reads it back from the
+	// state file, ends the helper and cleans up; a second Stop is fine.
+	saved, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = new(Handle)
+	if err := json.Unmarshal(saved, h); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
@@ -120,6 +130,23 @@ func TestHostLoopbackOptIn(t *testing.T) {
 				t.Errorf("with AllowHostLoopback, %s:%d from the target read %q, want the host's 127.0.0.1 server (%q)", h.Gateway, lport, got, msg)
 			}
 		})
+	}
+}
+
+// pasta sets IPv6 up statically, by the time Start returns. (slirp4netns
+// announces its prefix by router advertisements: the address comes later,
+// so it is not checked here.)
+func TestPastaIPv6(t *testing.T) {
+	needDriver(t, DriverPasta)
+	if b, err := os.ReadFile("/proc/net/if_inet6"); err != nil || !strings.Contains(string(b), " 00 ") {
+		t.Skipf("the host has no global IPv6 address for pasta to copy (%v)", err)
+	}
+	kinds := targetKinds()
+	tg := startTarget(t, kinds[len(kinds)-1].userns)
+	startNet(t, Options{Driver: DriverPasta, Pid: tg.pid, StateDir: t.TempDir(), IPv6: true})
+	out, err := tg.exec("ip", "-6", "route", "show", "default").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "default via ") {
+		t.Errorf("ip -6 route show default in the target: %v: %q, want a default route", err, out)
 	}
 }
 

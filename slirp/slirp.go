@@ -48,7 +48,8 @@ type Options struct {
 	AllowHostLoopback bool
 	// MTU of the namespace's interface; 0 means DefaultMTU.
 	MTU int
-	// IPv6 enables IPv6 in the namespace (experimental in slirp4netns).
+	// IPv6 enables IPv6 in the namespace (experimental in slirp4netns, whose
+	// address arrives by router advertisement after Start returns).
 	IPv6 bool
 }
 
