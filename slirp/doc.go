@@ -25,8 +25,9 @@
 // IPv6 (Options.IPv6): pasta sets it up statically before it reports ready;
 // slirp4netns announces fd00::/64 by router advertisements, so there the
 // address arrives shortly after Start returns. DNS: slirp4netns answers on
-// 10.0.2.3; pasta forwards no DNS here, the container uses the host's
-// resolvers directly.
+// 10.0.2.3; pasta is given no --dns-forward, so the container's resolv.conf
+// must name resolvers reachable from the host's network (not the host's
+// loopback).
 //
 // The helpers hold the target namespaces open, so they do not end by
 // themselves when the container's processes exit: Handle.Stop (gtu delete)
