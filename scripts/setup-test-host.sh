@@ -31,6 +31,7 @@ packages=(
 	containerd     # ctr and the runc shim, driving gtu in containerd tests
 	uidmap         # newuidmap/newgidmap, for rootless id mappings
 	slirp4netns fuse-overlayfs
+	passt # pasta, the second rootless network driver (slirp/)
 	libseccomp-dev pkg-config # building gtu's seccomp support
 	bats hyperfine strace
 	systemd dbus-user-session # a real systemd --user manager and its bus (scripts/systemd-user.sh)
