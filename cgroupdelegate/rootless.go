@@ -60,6 +60,12 @@ type hostProbe struct {
 	// bus is the address of the user's session bus, "" if nothing
 	// answers there.
 	bus string
+	// scopeReachable: the user manager can put a process of ours into a
+	// new scope. With systemd as PID 1 it always can (the system manager
+	// moves processes between trees); without one only from inside the
+	// user manager's own tree (MACHINE.md), where the user owns the
+	// common ancestor.
+	scopeReachable bool
 }
 
 // probeHost finds the delegation and the user's bus for hostUID.
@@ -86,6 +92,10 @@ func probeHost(hostUID int) hostProbe {
 	}
 	p.bases = usableBases(findDelegation(hs, hostUID, ownerHere), p.ownUnified)
 	p.bus = userBus(hostUID)
+	p.scopeReachable = p.bus != "" && (systemdIsInit() || strings.Contains(p.ownUnified+"/", "/user@"+strconv.Itoa(hostUID)+".service/"))
+	if p.bus != "" && !p.scopeReachable {
+		slog.Debug("rootless cgroups: the systemd --user manager cannot move gtu's processes (no systemd as PID 1, and gtu runs outside the manager's tree)", "cgroup", p.ownUnified)
+	}
 	return p
 }
 
@@ -101,6 +111,12 @@ func usableBases(bases map[string]string, ownUnified string) map[string]string {
 		delete(bases, "")
 	}
 	return bases
+}
+
+// systemdIsInit reports whether PID 1 is systemd.
+func systemdIsInit() bool {
+	b, err := os.ReadFile("/proc/1/comm")
+	return err == nil && strings.TrimSpace(string(b)) == "systemd"
 }
 
 // cgroupRoot is where the hierarchies are mounted.
@@ -197,7 +213,7 @@ func chooseMode(c Config, p hostProbe) (string, error) {
 	switch {
 	case delegated:
 		return modeDelegated, nil
-	case p.bus != "" && limit == "":
+	case p.scopeReachable && limit == "":
 		return modeUserScope, nil
 	case limit != "":
 		return "", needsDelegation(limit, p.bus != "")

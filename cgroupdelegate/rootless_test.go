@@ -177,7 +177,8 @@ func TestChooseMode(t *testing.T) {
 	}{
 		{"delegated wins", Config{Resources: limits}, hostProbe{bases: v1, bus: bus}, modeDelegated, nil},
 		{"delegated without limits", Config{}, hostProbe{bases: v1}, modeDelegated, nil},
-		{"scope without limits", Config{}, hostProbe{bus: bus}, modeUserScope, nil},
+		{"scope without limits", Config{}, hostProbe{bus: bus, scopeReachable: true}, modeUserScope, nil},
+		{"unreachable scope without limits", Config{}, hostProbe{bus: bus}, modeDisabled, nil},
 		{"scope cannot limit", Config{Resources: limits}, hostProbe{bus: bus}, "", ErrNeedsDelegation},
 		{"nothing, no limits", Config{}, hostProbe{}, modeDisabled, nil},
 		{"nothing, limits", Config{Resources: limits}, hostProbe{}, "", ErrNeedsDelegation},

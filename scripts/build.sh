@@ -15,3 +15,6 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$
 # libseccomp (cgo, libseccomp-dev), so it is a program of its own: gtu itself
 # stays static and pays for libc nowhere (see cmd/gtu-seccomp).
 go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-seccomp" ./cmd/gtu-seccomp
+# The rootless session (RootlessKit's parent and child), a program of its own
+# so gtu does not link RootlessKit's ~4 MB (see userns/sessiond).
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-session" ./cmd/gtu-session

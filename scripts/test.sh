@@ -33,9 +33,12 @@ if [ -n "$unformatted" ]; then
 fi
 
 echo "== go test ./..."
-# The integration suite takes well under a minute; the timeout only stops
-# a hung runtime from eating CI's 90 minutes.
-go test -tags "$tags" -count=1 -timeout 20m ./...
+# The integration suite takes a few minutes; the timeout only stops a hung
+# runtime from eating CI's 90 minutes. -p 1: packages share host-wide
+# things (the test user's cgroup delegation, its systemd --user manager and
+# rootless session), so they run one after another; tests inside a package
+# still run in parallel.
+go test -tags "$tags" -count=1 -p 1 -timeout 30m ./...
 
 # The OCI runtime-tools suite against gtu and runc side by side. It reports
 # and does not gate (it fails only when it cannot build or run) while the

@@ -2,6 +2,7 @@ package userns
 
 import (
 	"fmt"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -42,4 +43,21 @@ func Total(maps []specs.LinuxIDMapping) uint64 {
 		n += uint64(m.Size)
 	}
 	return n
+}
+
+// ForCaller is the full mapping of the calling user, from its subordinate
+// ranges (getsubids or /etc/subuid and /etc/subgid), with the warnings of
+// Build when a kind has none.
+func ForCaller() (uids, gids []specs.LinuxIDMapping, warnings []string) {
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	name, _ := lookupName(int(uid))
+	subU, subG, _ := subid.ForUser(name, uid) // no range: Build's warning says what to add
+	uids, wu := Build(uid, subU, "uid")
+	gids, wg := Build(gid, subG, "gid")
+	for _, w := range []string{wu, wg} {
+		if w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	return uids, gids, warnings
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -12,11 +13,12 @@ import (
 
 	"github.com/gophertainer/gtu/runtime/container"
 	"github.com/gophertainer/gtu/runtime/spec"
+	"github.com/gophertainer/gtu/userns"
 )
 
 // CLI is gtu's command line: runc's global flags, then a verb.
 type CLI struct {
-	Root          string           `help:"Directory for container state." default:"/run/gtu" env:"GOPHERTAINER_ROOT" placeholder:"DIR"`
+	Root          string           `help:"Directory for container state (default /run/gtu as root, $XDG_RUNTIME_DIR/gtu rootless)." env:"GOPHERTAINER_ROOT" placeholder:"DIR"`
 	Log           string           `help:"Write logs to this file instead of stderr." placeholder:"FILE"`
 	LogFormat     string           `help:"Log format: text or json." enum:"text,json" default:"text"`
 	Debug         bool             `help:"Log debug messages." env:"DEBUG"`
@@ -39,21 +41,42 @@ type CLI struct {
 	Update   updateCmd   `cmd:"" help:"Change the cgroup limits of a container."`
 	Events   eventsCmd   `cmd:"" help:"Print a container's stats and OOM events as JSON."`
 	Features featuresCmd `cmd:"" help:"Print what gtu supports, as runtime-spec's features.md defines."`
+	Session  sessionCmd  `cmd:"" help:"Show or stop your rootless session (the user namespace rootless containers run in)."`
+
+	CgroupDelegate cgroupDelegateCmd `cmd:"" name:"cgroup-delegate" help:"As root: give a user cgroups of its own, for limits on its rootless containers (cgroup v1 and hybrid hosts)."`
 
 	global container.Global
 	target string // the container a verb works on, for error messages
 }
 
-// glob returns the options shared by every verb, refusing what this build
-// cannot do yet.
+// glob returns the options shared by every verb. As an unprivileged user it
+// first re-executes gtu inside the user's rootless session (and returns
+// only on failure): every verb that acts on a container runs there.
 func (c *CLI) glob() (container.Global, error) {
-	if os.Geteuid() != 0 && c.Rootless != "false" {
-		return container.Global{}, fmt.Errorf("%w: running as an unprivileged user (rootless mode) is not implemented yet", container.ErrUnsupported)
+	g, mode, err := c.globHost()
+	if err != nil || mode != container.ModeHostUser {
+		return g, err
+	}
+	return g, container.EnterSession(os.Args[1:], g.Root, g.Log)
+}
+
+// globHost is glob for verbs that only read state files (state, list): they
+// work from the host and never start a session.
+func (c *CLI) globHost() (container.Global, container.Mode, error) {
+	mode, err := container.Detect()
+	if err != nil {
+		return container.Global{}, 0, err
 	}
 	g := c.global
 	g.Root = c.Root
+	if g.Root == "" {
+		if g.Root, err = container.DefaultRoot(mode); err != nil {
+			return g, mode, err
+		}
+	}
 	g.SystemdCgroup = c.SystemdCgroup
-	return g, nil
+	g.Rootless = mode != container.ModeRoot
+	return g, mode, nil
 }
 
 type specCmd struct {
@@ -62,7 +85,15 @@ type specCmd struct {
 
 func (s *specCmd) Run(c *CLI) error {
 	path := filepath.Join(s.Bundle, "config.json")
-	b, err := json.MarshalIndent(spec.Default(c.Rootless == "true"), "", "\t")
+	cfg := spec.Default(false)
+	if c.Rootless == "true" {
+		uids, gids, warnings := userns.ForCaller()
+		for _, w := range warnings {
+			slog.Warn(w)
+		}
+		cfg = spec.DefaultRootless(uids, gids)
+	}
+	b, err := json.MarshalIndent(cfg, "", "\t")
 	if err != nil {
 		return err
 	}
@@ -149,7 +180,7 @@ type stateCmd struct{ idArg }
 
 func (x *stateCmd) Run(c *CLI) error {
 	c.target = x.ID
-	g, err := c.glob()
+	g, _, err := c.globHost()
 	if err != nil {
 		return err
 	}
@@ -162,7 +193,7 @@ type listCmd struct {
 }
 
 func (x *listCmd) Run(c *CLI) error {
-	g, err := c.glob()
+	g, _, err := c.globHost()
 	if err != nil {
 		return err
 	}
@@ -262,3 +293,36 @@ func (r *rootlessMode) Decode(ctx *kong.DecodeContext) error {
 
 // IsBool lets the flag stand alone.
 func (rootlessMode) IsBool() bool { return true }
+
+type sessionCmd struct {
+	Status sessionStatusCmd `cmd:"" default:"1" help:"Say whether your session runs."`
+	Stop   sessionStopCmd   `cmd:"" help:"End your session (running containers keep its namespaces until they exit)."`
+}
+
+type sessionStatusCmd struct{}
+
+func (sessionStatusCmd) Run() error {
+	s, err := container.SessionStatus()
+	if err != nil {
+		return err
+	}
+	fmt.Println(s)
+	return nil
+}
+
+type sessionStopCmd struct{}
+
+func (sessionStopCmd) Run() error { return container.StopSession() }
+
+type cgroupDelegateCmd struct {
+	User   string `required:"" help:"The user (name or uid) to delegate to." placeholder:"USER"`
+	Remove bool   `help:"Take the delegation back (only empty cgroups are removed)."`
+}
+
+func (x *cgroupDelegateCmd) Run() error {
+	dirs, err := container.DelegateCgroups(x.User, x.Remove)
+	for _, d := range dirs {
+		fmt.Println(d)
+	}
+	return err
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/gophertainer/gtu/runtime/container"
 	"github.com/gophertainer/gtu/runtime/initproc"
 	"github.com/gophertainer/gtu/runtime/protocol"
 )
@@ -42,6 +43,10 @@ func init() {
 }
 
 func main() {
+	if err := container.ResumeInSession(); err != nil {
+		fmt.Fprintf(os.Stderr, "gtu: %v\n", err)
+		os.Exit(1)
+	}
 	var cli CLI
 	parser := kong.Must(&cli,
 		kong.Name("gtu"),

@@ -21,7 +21,10 @@ import (
 type Global struct {
 	Root          string // --root
 	SystemdCgroup bool   // --systemd-cgroup
-	Log           *slog.Logger
+	// Rootless: gtu is not real root (it runs inside a user namespace, its
+	// own session's or podman's): cgroups need delegation.
+	Rootless bool
+	Log      *slog.Logger
 }
 
 func (g Global) store() state.Store { return state.Store{Root: g.Root} }

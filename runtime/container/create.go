@@ -26,6 +26,7 @@ import (
 	"github.com/gophertainer/gtu/runtime/seccomp"
 	"github.com/gophertainer/gtu/runtime/spec"
 	"github.com/gophertainer/gtu/runtime/state"
+	"github.com/gophertainer/gtu/userns"
 )
 
 // CreateOptions are create's flags (and run's).
@@ -95,8 +96,12 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := outer()
+	if err != nil {
+		return nil, err
+	}
 	plan, err := spec.Build(s, spec.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot,
-		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding})
+		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding, Outer: out})
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
@@ -110,7 +115,11 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
 	g.logger().Debug("planned", "id", o.ID)
-	cg, err := cgroupdelegate.New(cgroupConfig(o.ID, s, g.SystemdCgroup))
+	cgc, err := cgroupConfig(o.ID, s, g)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := cgroupdelegate.New(cgc)
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
@@ -339,14 +348,28 @@ func (l *launched) consoleSocket(path string) (*os.File, error) {
 	return theirs, nil
 }
 
-func cgroupConfig(id string, s *specs.Spec, systemd bool) cgroupdelegate.Config {
-	c := cgroupdelegate.Config{ID: id, Systemd: systemd}
+func cgroupConfig(id string, s *specs.Spec, g Global) (cgroupdelegate.Config, error) {
+	c := cgroupdelegate.Config{ID: id, Systemd: g.SystemdCgroup, Rootless: g.Rootless}
 	if s.Linux != nil {
 		c.Path = s.Linux.CgroupsPath
 		c.Resources = s.Linux.Resources
 		c.Devices = s.Linux.Devices
 	}
-	return c
+	if g.Rootless {
+		// Delegated directories and the systemd --user manager belong to
+		// the host uid that gtu's root maps to.
+		uids, gids, err := userns.Current()
+		if err != nil {
+			return c, err
+		}
+		uid, okU := userns.Outside(uids, 0)
+		gid, okG := userns.Outside(gids, 0)
+		if !okU || !okG {
+			return c, errors.New("rootless: uid 0 of gtu's user namespace maps to no host id")
+		}
+		c.HostUID, c.HostGID = int(uid), int(gid)
+	}
+	return c, nil
 }
 
 func socketpair(name string) (*os.File, *os.File, error) {

@@ -21,6 +21,9 @@ type Options struct {
 	// asking for it is an error here rather than an EPERM deep in the init
 	// stage. Nil skips the check.
 	BoundingCaps []int
+	// Outer is set when gtu runs inside the caller's rootless session:
+	// config.json's id mappings are then translated (see Outer).
+	Outer *Outer
 }
 
 // Build validates s and computes the Plan the init stage executes.
@@ -91,6 +94,9 @@ func Build(s *specs.Spec, o Options) (*Plan, error) {
 	}
 	p.Devices = buildDevices(linux.Devices)
 	p.Hooks = buildHooks(s.Hooks)
+	if err := o.Outer.translate(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

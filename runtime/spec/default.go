@@ -20,6 +20,23 @@ import (
 //
 // Seccomp is left out until gtu applies it.
 func Default(rootless bool) *specs.Spec {
+	if rootless {
+		return DefaultRootless(
+			[]specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getuid()), Size: 1}},
+			[]specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getgid()), Size: 1}})
+	}
+	return defaultSpec(false, nil, nil)
+}
+
+// DefaultRootless is `gtu spec --rootless`: Default's rootless template with
+// the given id mappings (the caller's full map from package userns: its own
+// id as 0, then its subordinate ranges). With more than one id mapped, the
+// tty group (gid 5) exists in the container and devpts uses it, as as root.
+func DefaultRootless(uids, gids []specs.LinuxIDMapping) *specs.Spec {
+	return defaultSpec(true, uids, gids)
+}
+
+func defaultSpec(rootless bool, uids, gids []specs.LinuxIDMapping) *specs.Spec {
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 	s := &specs.Spec{
 		Version: specs.Version,
@@ -41,7 +58,7 @@ func Default(rootless bool) *specs.Spec {
 			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
 		},
 		Hostname: "gtu",
-		Mounts:   defaultMounts(rootless),
+		Mounts:   defaultMounts(rootless, rootless && !mapsID(gids, 5)),
 		Linux: &specs.Linux{
 			MaskedPaths: []string{
 				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
@@ -74,8 +91,8 @@ func Default(rootless bool) *specs.Spec {
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
 		{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace}, {Type: specs.UserNamespace},
 	}
-	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getuid()), Size: 1}}
-	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getgid()), Size: 1}}
+	s.Linux.UIDMappings = uids
+	s.Linux.GIDMappings = gids
 	s.Linux.Seccomp = defaultSeccomp(s)
 	return s
 }
@@ -93,10 +110,20 @@ func defaultSeccomp(s *specs.Spec) *specs.LinuxSeccomp {
 	return p
 }
 
-func defaultMounts(rootless bool) []specs.Mount {
+// mapsID reports whether maps give the container id.
+func mapsID(maps []specs.LinuxIDMapping, id uint32) bool {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return true
+		}
+	}
+	return false
+}
+
+func defaultMounts(rootless, noTTYGroup bool) []specs.Mount {
 	// gid=5 (tty) cannot be used when only the caller's own gid is mapped.
 	ptsOpts := []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
-	if !rootless {
+	if !noTTYGroup {
 		ptsOpts = append(ptsOpts, "gid=5")
 	}
 	mounts := []specs.Mount{

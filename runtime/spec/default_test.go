@@ -98,3 +98,25 @@ func TestDefault(t *testing.T) {
 		t.Error("Default shares slices")
 	}
 }
+
+func TestDefaultRootlessFullMapUsesTTYGroup(t *testing.T) {
+	full := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1001, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}}
+	for _, tt := range []struct {
+		gids []specs.LinuxIDMapping
+		want bool
+	}{{full, true}, {full[:1], false}} {
+		s := DefaultRootless(full, tt.gids)
+		if !reflect.DeepEqual(s.Linux.GIDMappings, tt.gids) || !reflect.DeepEqual(s.Linux.UIDMappings, full) {
+			t.Fatalf("mappings not kept: %v %v", s.Linux.UIDMappings, s.Linux.GIDMappings)
+		}
+		var pts []string
+		for _, m := range s.Mounts {
+			if m.Destination == "/dev/pts" {
+				pts = m.Options
+			}
+		}
+		if got := slices.Contains(pts, "gid=5"); got != tt.want {
+			t.Errorf("gids %v: devpts gid=5 = %v, want %v", tt.gids, got, tt.want)
+		}
+	}
+}

@@ -90,6 +90,9 @@ func execute(cmd *exec.Cmd) result {
 type env struct {
 	t    *testing.T
 	root string
+	// user, when set, runs the runtime as this unprivileged user
+	// (rootless); see user_test.go.
+	user *testUser
 }
 
 func newEnv(t *testing.T) *env {
@@ -121,6 +124,9 @@ func (e *env) command(args ...string) *exec.Cmd {
 	// The suite always passes --root; an inherited GOPHERTAINER_ROOT must
 	// not change which state directory a test sees.
 	cmd.Env = withoutEnv(os.Environ(), "GOPHERTAINER_ROOT")
+	if e.user != nil {
+		e.user.apply(cmd)
+	}
 	return cmd
 }
 
@@ -202,7 +208,14 @@ func (e *env) newContainer(t *testing.T, args ...string) *container {
 	if out, err := exec.Command("cp", "-a", rootfsTemplate, filepath.Join(bundle, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copy rootfs: %v: %s", err, out)
 	}
-	e.mustRuntime("spec", "-b", bundle)
+	specArgs := []string{"spec", "-b", bundle}
+	if e.user != nil {
+		// The user's own bundle: its rootfs belongs to the user, who is
+		// root in the container.
+		e.user.own(t, bundle)
+		specArgs = []string{"--rootless", "spec", "-b", bundle}
+	}
+	e.mustRuntime(specArgs...)
 	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		t.Fatalf("spec -b %s wrote no config.json: %v", bundle, err)
@@ -218,6 +231,10 @@ func (e *env) newContainer(t *testing.T, args ...string) *container {
 	s.Process.Args = args
 	s.Process.Env = append(s.Process.Env, markEnv+"="+id)
 	s.Linux.CgroupsPath = cgroupParent + "/" + id
+	if e.user != nil {
+		// No cgroup is needed without limits; tests that want one set it.
+		s.Linux.CgroupsPath = ""
+	}
 	c := &container{
 		e: e, t: t, id: id, bundle: bundle, spec: &s,
 		stdout: filepath.Join(bundle, "stdout.log"),

@@ -66,6 +66,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "rootless tests: runtime under test: %s (runc: %v)\n", runtimeBin, runtimeIsRunc)
+	defer stopUserSession()
 	return m.Run()
 }
 

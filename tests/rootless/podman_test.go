@@ -17,6 +17,7 @@ type podman struct {
 	env    []string
 	cgroup string // the --cgroup-parent, below /gtu-test
 	image  string
+	user   *testUser // rootless podman: run as this user
 }
 
 func newPodman(t *testing.T) *podman {
@@ -66,6 +67,9 @@ events_logfile_path = %q
 func (p *podman) command(args ...string) *exec.Cmd {
 	cmd := exec.Command("podman", append(append([]string{}, p.base...), args...)...)
 	cmd.Env = p.env
+	if p.user != nil {
+		p.user.apply(cmd)
+	}
 	return cmd
 }
 

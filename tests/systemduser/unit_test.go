@@ -205,7 +205,9 @@ func (e *env) makeBundle() {
 		t.Fatal(err)
 	}
 	s.Process.Terminal = false
-	s.Process.Args = []string{"sh", "-c", "echo started " + e.containerID + " >/marker; exec sleep 1000"}
+	// The init of a pid namespace ignores signals it has no handler for:
+	// like a real service, it must handle SIGTERM to stop on it.
+	s.Process.Args = []string{"sh", "-c", "trap 'exit 0' TERM; echo started " + e.containerID + " >/marker; sleep 1000 & wait"}
 	if s.Root != nil {
 		s.Root.Readonly = false
 	}

@@ -87,3 +87,19 @@ func Args(errFD, exeFD int, ns []Join, taskFDs []int, cgroup2FD int, newNS uintp
 		strings.Join(tasks, ","), strconv.Itoa(cgroup2FD), strconv.FormatUint(uint64(newNS), 10), "--"}
 	return append(out, argv...), nil
 }
+
+// InPlaceArgs is the helper's argument vector for joining a rootless
+// session: it joins the user namespace first (the caller has no capability
+// outside it), then the others, and execs gtu in place of itself, so the
+// caller's pid stays gtu's. Errors go to stderr.
+func InPlaceArgs(exeFD int, user Join, others []Join, argv []string) ([]string, error) {
+	if user.Flag != unix.CLONE_NEWUSER {
+		return nil, fmt.Errorf("nsenter: in-place join needs a user namespace first, got flag %#x", user.Flag)
+	}
+	args, err := Args(2, exeFD, append([]Join{user}, others...), nil, -1, 0, argv)
+	if err != nil {
+		return nil, err
+	}
+	args[6] = "-1" // CLONEFLAGS: no fork
+	return args, nil
+}

@@ -19,13 +19,20 @@
  *     EXEFD     the sealed gtu image, exec'd with execveat(AT_EMPTY_PATH);
  *     NSLIST    "FLAG:FD,FLAG:FD,..." namespaces to join, in this order;
  *               a user namespace among them is joined last, by the child;
+ *               with CLONEFLAGS -1 a user namespace listed first is joined
+ *               first, by us (an unprivileged caller entering its own
+ *               rootless session has no capability outside that user
+ *               namespace, so it must be in it before it can join the
+ *               mount namespace it owns);
  *     TASKFDS   "FD,FD,..." v1 cgroup "tasks" files opened for writing:
  *               "0" moves this single thread, without the global lock that
  *               moving a whole process takes (an RCU grace period);
  *     CGROUP2FD a cgroup2 directory for clone3(CLONE_INTO_CGROUP), or -1;
  *     CLONEFLAGS namespaces to create for the child (CLONE_NEW*), or 0: a
  *               container's init that joins some namespaces by path and
- *               gets new ones of the other types;
+ *               gets new ones of the other types; or -1: do not fork at
+ *               all, exec gtu in place (joining a session, where there is
+ *               no pid namespace and the caller's pid should stay gtu's);
  *     ARGV      the argument vector for gtu.
  * The environment passes through unchanged. nsenter always forks once after
  * joining, with CLONE_PARENT so that the child is the caller's own child (it
@@ -41,6 +48,7 @@ typedef long s64;
 
 #define SYS_write 1
 #define SYS_close 3
+#define SYS_fcntl 72
 #define SYS_exit 60
 #define SYS_setgroups 116
 #define SYS_setresuid 117
@@ -51,6 +59,8 @@ typedef long s64;
 #define SYS_clone3 435
 
 #define PR_SET_DUMPABLE 4
+#define F_SETFD 2
+#define FD_CLOEXEC 1
 #define AT_EMPTY_PATH 0x1000
 #define CLONE_PARENT 0x00008000UL
 #define CLONE_NEWUSER 0x10000000L
@@ -132,6 +142,9 @@ static s64 num(const char **p)
 	return neg ? -v : v;
 }
 
+static void become_root(int fd);
+static void __attribute__((noreturn)) exec_gtu(int exefd, char **argv, char **envp);
+
 struct clone_args {
 	u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
@@ -169,7 +182,20 @@ int nsenter_main(int argc, char **argv, char **envp)
 	 * credentials are the container's, and clone3's CLONE_INTO_CGROUP
 	 * checks the caller's right to write the cgroup. */
 	int userfd = -1;
-	for (p = argv[3]; *p;) {
+	p = argv[6];
+	s64 cloneflags = num(&p);
+	p = argv[3];
+	if (cloneflags < 0 && num(&p) == CLONE_NEWUSER) {
+		if (*p++ != ':')
+			die("bad namespace list", -22);
+		int fd = (int)num(&p);
+		if (*p == ',')
+			p++;
+		become_root(fd);
+	} else {
+		p = argv[3];
+	}
+	for (; *p;) {
 		s64 flag = num(&p);
 		if (*p++ != ':')
 			die("bad namespace list", -22);
@@ -190,8 +216,9 @@ int nsenter_main(int argc, char **argv, char **envp)
 	}
 	p = argv[5];
 	s64 cg2 = num(&p);
-	p = argv[6];
-	u64 newns = (u64)num(&p);
+	if (cloneflags < 0)
+		exec_gtu(exefd, argv, envp);
+	u64 newns = (u64)cloneflags;
 
 	struct clone_args ca = {0};
 	/* With CLONE_PARENT clone3 wants exit_signal 0: the child inherits
@@ -212,24 +239,37 @@ int nsenter_main(int argc, char **argv, char **envp)
 	}
 	if (cg2 >= 0)
 		sys3(SYS_close, cg2, 0, 0);
-	if (userfd >= 0) {
-		r = sys3(SYS_setns, userfd, CLONE_NEWUSER, 0);
-		if (r < 0)
-			die("setns user", r);
-		sys3(SYS_close, userfd, 0, 0);
-		/* Become the namespace's root: our host uid is not mapped there,
-		 * and without this the exec of gtu would drop every capability
-		 * joining gave us. setgroups may be denied there: fine. */
-		sys3(SYS_setgroups, 0, 0, 0);
-		r = sys3(SYS_setresgid, 0, 0, 0);
-		if (r < 0)
-			die("setresgid 0 in the user namespace", r);
-		r = sys3(SYS_setresuid, 0, 0, 0);
-		if (r < 0)
-			die("setresuid 0 in the user namespace", r);
-	}
-	r = sys6(SYS_execveat, exefd, (s64) "", (s64)(argv + 8), (s64)envp, AT_EMPTY_PATH, 0);
+	if (userfd >= 0)
+		become_root(userfd);
+	exec_gtu(exefd, argv, envp);
+}
+
+static void __attribute__((noreturn)) exec_gtu(int exefd, char **argv, char **envp)
+{
+	/* gtu must not inherit its own image's descriptor; execveat still
+	 * runs it (an ELF file, not a script). */
+	sys3(SYS_fcntl, exefd, F_SETFD, FD_CLOEXEC);
+	s64 r = sys6(SYS_execveat, exefd, (s64) "", (s64)(argv + 8), (s64)envp, AT_EMPTY_PATH, 0);
 	die("execveat gtu", r);
+}
+
+/* become_root joins the user namespace fd and becomes its root: the host
+ * uid of a container's parent is not mapped there, and without this the
+ * exec of gtu would drop every capability joining gave us. setgroups may be
+ * denied there: fine. */
+static void become_root(int fd)
+{
+	s64 r = sys3(SYS_setns, fd, CLONE_NEWUSER, 0);
+	if (r < 0)
+		die("setns user", r);
+	sys3(SYS_close, fd, 0, 0);
+	sys3(SYS_setgroups, 0, 0, 0);
+	r = sys3(SYS_setresgid, 0, 0, 0);
+	if (r < 0)
+		die("setresgid 0 in the user namespace", r);
+	r = sys3(SYS_setresuid, 0, 0, 0);
+	if (r < 0)
+		die("setresuid 0 in the user namespace", r);
 }
 
 /* _start: the kernel leaves argc, argv and envp on the stack. */
