@@ -3,6 +3,7 @@ package cgroupdelegate
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -80,7 +81,6 @@ func probeHost(hostUID int) hostProbe {
 	if err != nil {
 		slog.Debug("rootless cgroups: cannot list the cgroup hierarchies", "err", err)
 	}
-	p.bases = findDelegation(hs, hostUID, ownerHere)
 	for _, h := range hs {
 		if h.v2 {
 			if own, err := cgroups.ParseCgroupFile("/proc/self/cgroup"); err == nil {
@@ -90,12 +90,27 @@ func probeHost(hostUID int) hostProbe {
 			}
 		}
 	}
+	p.bases = usableBases(findDelegation(hs, hostUID, ownerHere), p.ownUnified)
 	p.bus = userBus(hostUID)
 	p.scopeReachable = p.bus != "" && (systemdIsInit() || strings.Contains(p.ownUnified+"/", "/user@"+strconv.Itoa(hostUID)+".service/"))
 	if p.bus != "" && !p.scopeReachable {
 		slog.Debug("rootless cgroups: the systemd --user manager cannot move gtu's processes (no systemd as PID 1, and gtu runs outside the manager's tree)", "cgroup", p.ownUnified)
 	}
 	return p
+}
+
+// usableBases drops a delegated cgroup2 base that this process runs
+// outside of: moving a process between cgroup2 cgroups needs write access
+// to their common ancestor's cgroup.procs, which is root's. (cgroup v1 has
+// no such rule, so its delegated bases are usable from anywhere.)
+func usableBases(bases map[string]string, ownUnified string) map[string]string {
+	if base, ok := bases[""]; ok && !within(ownUnified, base) {
+		slog.Debug("rootless cgroups: not using the delegated cgroup2 directory: gtu runs outside it, and moving a process there needs write access to their common ancestor",
+			"dir", base, "own", ownUnified)
+		bases = maps.Clone(bases)
+		delete(bases, "")
+	}
+	return bases
 }
 
 // systemdIsInit reports whether PID 1 is systemd.
@@ -230,8 +245,7 @@ func v1Bases(bases map[string]string) map[string]string {
 
 // delegatedPaths places the container's cgroup below each delegated base:
 // linux.cgroupsPath, absolute or relative, and the id when empty, are all
-// taken relative to the base. The cgroup2 base joins only when this process
-// runs inside it (see hostProbe.ownUnified).
+// taken relative to the base.
 func delegatedPaths(cg *cgroups.Cgroup, p hostProbe) map[string]string {
 	rel := strings.TrimPrefix(cg.Path, "/")
 	if rel == "" {
@@ -239,11 +253,6 @@ func delegatedPaths(cg *cgroups.Cgroup, p hostProbe) map[string]string {
 	}
 	paths := map[string]string{}
 	for k, base := range p.bases {
-		if k == "" && cgroups.IsCgroup2HybridMode() && !within(p.ownUnified, base) {
-			slog.Debug("rootless cgroups: not using the delegated cgroup2 directory: gtu runs outside it, and moving a process there needs write access to their common ancestor",
-				"dir", base, "own", p.ownUnified)
-			continue
-		}
 		paths[k] = filepath.Join(base, rel)
 	}
 	return paths

@@ -123,6 +123,7 @@ func randomID(t *testing.T) string {
 func TestDelegateRootless(t *testing.T) {
 	requireHybridRoot(t)
 	uid, gid := testUserIDs(t)
+	lockUserManager(t, uid)
 	hs, err := hierarchies(cgroupRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +307,78 @@ func helperDelegated(t *testing.T) {
 		}
 	}
 
+	// The pids limit: 8 processes at most. The shell forks once it is in
+	// the cgroup (it waits for a line on stdin).
+	forker := exec.Command("sh", "-c", `read x; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait`)
+	forker.Stdout, forker.Stderr = io.Discard, io.Discard
+	forker.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	go_, err := forker.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := forker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Only if the kill below did not happen: the shell's group.
+		_ = unix.Kill(-forker.Process.Pid, unix.SIGKILL)
+		_ = forker.Process.Kill()
+		_ = forker.Wait()
+	}()
+	if err := cg.AddPid(forker.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	// Placement (Apply's second half) as the later verbs see it.
+	if !slices.Contains(readProcs(t, paths["memory"]), forker.Process.Pid) {
+		own, _ := os.ReadFile("/proc/" + strconv.Itoa(forker.Process.Pid) + "/cgroup")
+		st, _ := os.ReadFile("/proc/" + strconv.Itoa(forker.Process.Pid) + "/stat")
+		t.Fatalf("pid %d not in %s; its cgroups:\n%s\nstat %s", forker.Process.Pid, paths["memory"], own, st)
+	}
+	if _, err := io.WriteString(go_, "go\n"); err != nil {
+		t.Fatal(err)
+	}
+	// The shell tries 10 forks; the ones over the limit are refused (and
+	// dash gives up: "Cannot fork").
+	waitFor(t, "a fork refused at pids.max", func() bool {
+		return readTrim(t, filepath.Join(paths["pids"], "pids.events")) != "max 0"
+	})
+	if cur, _ := strconv.Atoi(readTrim(t, filepath.Join(paths["pids"], "pids.current"))); cur > 8 {
+		t.Errorf("pids.current = %d, above pids.max 8", cur)
+	}
+
+	// pause/resume through a loaded copy (a later gtu process), then
+	// kill everything.
+	raw, err := cg.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	mustFrozen(t, cg, true)
+	if err := loaded.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if err := loaded.Signal(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Killed processes count until they are reaped.
+	waitFor(t, "the cgroup to empty", func() bool { return readTrim(t, filepath.Join(paths["pids"], "pids.current")) == "0" })
+	// update works rootless too: room for the hog's Go threads.
+	if _, err := cg.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](256)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTrim(t, filepath.Join(paths["pids"], "pids.max")); got != "256" {
+		t.Errorf("pids.max after update = %s, want 256", got)
+	}
+
 	// The fast placement: a thread enters, the process it starts is in.
+	// (Last: the hog leaves the cgroup full of reclaimable charges, and a
+	// process placed right after it may meet the OOM killer too.)
 	self, _ := os.Executable()
 	hogCmd := exec.Command(self, "-test.run=^TestRootlessHelper$")
 	hogCmd.Env = append(os.Environ(), helperEnv+"=hog")
@@ -333,63 +405,6 @@ func helperDelegated(t *testing.T) {
 	if n, err := cgroups.ReadFile(paths["memory"], "memory.oom_control"); err != nil || !strings.Contains(n, "oom_kill 1") {
 		t.Errorf("memory.oom_control = %q, %v; want oom_kill 1", n, err)
 	}
-
-	// The pids limit: 8 processes at most. The shell forks once it is in
-	// the cgroup (it waits for a line on stdin).
-	forker := exec.Command("sh", "-c", `read x; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done; wait`)
-	forker.Stdout, forker.Stderr = io.Discard, io.Discard
-	forker.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	go_, err := forker.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := forker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		// Only if the kill below did not happen: the shell's group.
-		_ = unix.Kill(-forker.Process.Pid, unix.SIGKILL)
-		_ = forker.Process.Kill()
-		_ = forker.Wait()
-	}()
-	if err := cg.AddPid(forker.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(go_, "go\n"); err != nil {
-		t.Fatal(err)
-	}
-	// Placement (Apply's second half) as the later verbs see it.
-	if !slices.Contains(readProcs(t, paths["memory"]), forker.Process.Pid) {
-		t.Errorf("pid %d not in %s", forker.Process.Pid, paths["memory"])
-	}
-	waitFor(t, "pids.current to reach 8", func() bool {
-		return readTrim(t, filepath.Join(paths["pids"], "pids.current")) == "8"
-	})
-	if ev := readTrim(t, filepath.Join(paths["pids"], "pids.events")); ev == "max 0" {
-		t.Errorf("pids.events = %q: no fork was refused", ev)
-	}
-
-	// pause/resume through a loaded copy (a later gtu process), then
-	// kill everything.
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := loaded.Freeze(); err != nil {
-		t.Fatal(err)
-	}
-	mustFrozen(t, cg, true)
-	if err := loaded.Thaw(); err != nil {
-		t.Fatal(err)
-	}
-	if err := loaded.Signal(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the cgroup to empty", func() bool { pids, err := loaded.Pids(); return err == nil && len(pids) == 0 })
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -409,6 +424,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestUserScopeRootless(t *testing.T) {
 	requireHybridRoot(t)
 	uid, gid := testUserIDs(t)
+	lockUserManager(t, uid)
 	if _, err := os.Stat("/lib/systemd/systemd"); err != nil {
 		t.Skipf("no systemd to run as the user manager (apt-get install systemd dbus-user-session): %v", err)
 	}
@@ -475,6 +491,24 @@ func authExternalReply(t *testing.T, bus string, uid int) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(line)
+}
+
+// lockUserManager serializes the tests, of all packages and worktrees,
+// that use the test user's systemd --user manager or its cgroup delegation
+// (go test runs packages in parallel, and one test's stop or Undelegate
+// would pull them from under another's). Register it first: the lock is
+// released last.
+func lockUserManager(t *testing.T, uid int) {
+	t.Helper()
+	f, err := os.OpenFile("/run/lock/gtu-user-cgroups."+strconv.Itoa(uid)+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 func startSleepGroup(t *testing.T) *exec.Cmd {

@@ -210,20 +210,34 @@ func TestDelegatedPaths(t *testing.T) {
 	bases := map[string]string{"memory": "/m/gtu.user.1001", "": "/u/gtu.user.1001"}
 	for _, tt := range []struct {
 		cg   cgroups.Cgroup
-		own  string
 		want map[string]string
 	}{
-		{cgroups.Cgroup{Path: "/gtu-test/a"}, "/", map[string]string{"memory": "/m/gtu.user.1001/gtu-test/a"}},
-		{cgroups.Cgroup{Path: "pod/a"}, "/", map[string]string{"memory": "/m/gtu.user.1001/pod/a"}},
-		{cgroups.Cgroup{Name: "a"}, "/u/gtu.user.1001/session", map[string]string{"memory": "/m/gtu.user.1001/a", "": "/u/gtu.user.1001/a"}},
+		{cgroups.Cgroup{Path: "/gtu-test/a"}, map[string]string{"memory": "/m/gtu.user.1001/gtu-test/a", "": "/u/gtu.user.1001/gtu-test/a"}},
+		{cgroups.Cgroup{Path: "pod/a"}, map[string]string{"memory": "/m/gtu.user.1001/pod/a", "": "/u/gtu.user.1001/pod/a"}},
+		{cgroups.Cgroup{Name: "a"}, map[string]string{"memory": "/m/gtu.user.1001/a", "": "/u/gtu.user.1001/a"}},
 	} {
-		if !cgroups.IsCgroup2HybridMode() && tt.own == "/" {
-			tt.want[""] = "/u/gtu.user.1001" + strings.TrimPrefix(tt.want["memory"], "/m/gtu.user.1001")
-		}
-		got := delegatedPaths(&tt.cg, hostProbe{bases: bases, ownUnified: tt.own})
+		got := delegatedPaths(&tt.cg, hostProbe{bases: bases})
 		if !maps.Equal(got, tt.want) {
-			t.Errorf("delegatedPaths(%+v, own %s) = %v, want %v", tt.cg, tt.own, got, tt.want)
+			t.Errorf("delegatedPaths(%+v) = %v, want %v", tt.cg, got, tt.want)
 		}
+	}
+}
+
+func TestUsableBases(t *testing.T) {
+	bases := map[string]string{"memory": "/m/gtu.user.1001", "": "/u/gtu.user.1001"}
+	for own, want := range map[string]int{
+		"/u":                          1, // outside: the cgroup2 base cannot be entered
+		"":                            1,
+		"/u/gtu.user.1001":            2,
+		"/u/gtu.user.1001/session":    2,
+		"/u/gtu.user.10010/elsewhere": 1,
+	} {
+		if got := usableBases(bases, own); len(got) != want || got["memory"] == "" {
+			t.Errorf("usableBases(own %q) = %v, want %d bases", own, got, want)
+		}
+	}
+	if len(bases) != 2 {
+		t.Error("usableBases changed its argument")
 	}
 }
 
