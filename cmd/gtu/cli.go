@@ -116,11 +116,17 @@ type createFlags struct {
 	NoPivot       bool   `help:"Use MS_MOVE and chroot instead of pivot_root (for ramfs roots)."`
 	NoNewKeyring  bool   `help:"Keep the caller's session keyring."`
 	PreserveFds   int    `help:"Pass this many extra descriptors (from 3) into the container." placeholder:"N"`
+	// gtu's own: a user-mode network for a container with its own network
+	// namespace (annotations org.gophertainer.* in config.json do the same).
+	Network           string   `help:"User-mode network for the container's network namespace: auto, slirp4netns, pasta or none (default: none, loopback only, as in runc)." placeholder:"DRIVER"`
+	Publish           []string `short:"p" help:"Forward a host port into the container: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (implies --network auto)." placeholder:"PORTS"`
+	AllowHostLoopback bool     `help:"Let the container reach the host's 127.0.0.1 through its gateway address."`
 }
 
 func (f *createFlags) options(id string) container.CreateOptions {
 	return container.CreateOptions{ID: id, Bundle: f.Bundle, ConsoleSocket: f.ConsoleSocket,
-		PidFile: f.PidFile, NoPivot: f.NoPivot, NoNewKeyring: f.NoNewKeyring, PreserveFDs: f.PreserveFds}
+		PidFile: f.PidFile, NoPivot: f.NoPivot, NoNewKeyring: f.NoNewKeyring, PreserveFDs: f.PreserveFds,
+		Network: container.NetworkOptions{Driver: f.Network, Publish: f.Publish, AllowHostLoopback: f.AllowHostLoopback}}
 }
 
 type createCmd struct {

@@ -26,6 +26,7 @@ import (
 	"github.com/gophertainer/gtu/runtime/seccomp"
 	"github.com/gophertainer/gtu/runtime/spec"
 	"github.com/gophertainer/gtu/runtime/state"
+	"github.com/gophertainer/gtu/slirp"
 	"github.com/gophertainer/gtu/userns"
 )
 
@@ -38,6 +39,7 @@ type CreateOptions struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFDs   int
+	Network       NetworkOptions
 }
 
 // Create sets up container o.ID and leaves its init waiting for Start.
@@ -61,6 +63,10 @@ type launched struct {
 	// hookState is the container's OCI state for its hooks; nil when it
 	// has none.
 	hookState *specs.State
+	// netReq is the requested user-mode network, network its running
+	// helper; both nil without one.
+	netReq  *slirp.Options
+	network *slirp.Handle
 }
 
 // release lets go of everything the parent held; the init keeps running.
@@ -114,6 +120,10 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if !plan.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
+	netReq, err := networkRequest(s, plan, o.Network)
+	if err != nil {
+		return nil, err
+	}
 	g.logger().Debug("planned", "id", o.ID)
 	cgc, err := cgroupConfig(o.ID, s, g)
 	if err != nil {
@@ -132,7 +142,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 		_ = dir.Remove()
 		return nil, err
 	}
-	l := &launched{h: h, plan: plan}
+	l := &launched{h: h, plan: plan, netReq: netReq}
 	if err := l.start(g, o, s, foreground); err != nil {
 		l.destroy(g.logger())
 		return nil, err
@@ -142,6 +152,11 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 
 // destroy undoes a failed launch.
 func (l *launched) destroy(log *slog.Logger) {
+	if l.network != nil {
+		if err := l.network.Stop(); err != nil {
+			log.Warn("failed create: network helper not stopped", "pid", l.network.Pid, "err", err)
+		}
+	}
 	if l.cmd != nil && l.cmd.Process != nil {
 		_ = l.cmd.Process.Kill()
 		_, _ = l.cmd.Process.Wait() // not cmd.Wait: with nsenter, cmd ran the helper
@@ -290,6 +305,16 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		return err
 	}
 	log.Debug("init stage ready")
+	if err := l.startNetwork(l.netReq, pid); err != nil {
+		return err
+	}
+	var netState json.RawMessage
+	if l.network != nil {
+		if netState, err = json.Marshal(l.network); err != nil {
+			return err
+		}
+		log.Debug("network ready", "driver", l.network.Driver, "helper", l.network.Pid)
+	}
 	start, err := state.StartTime(procRoot, pid)
 	if err != nil {
 		return fmt.Errorf("init pid %d: %w", pid, err)
@@ -318,6 +343,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		HostMountsBase: l.hostMountsBase,
 		Systemd:        g.SystemdCgroup,
 		Hooks:          later,
+		Network:        netState,
 	}
 	if err := l.h.dir.Save(l.h.st); err != nil {
 		return err

@@ -180,6 +180,9 @@ func (h *handle) destroy(st Status) error {
 			return err
 		}
 	}
+	if err := stopNetwork(h.st.Network); err != nil {
+		return err
+	}
 	if err := cg.Destroy(); err != nil {
 		return fmt.Errorf("remove cgroup: %w", err)
 	}

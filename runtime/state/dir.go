@@ -42,6 +42,9 @@ type State struct {
 	// number of mounts at Rootfs before it existed. Delete detaches the
 	// container's mounts above it from the caller's namespace.
 	HostMountsBase *int `json:"hostMountsBase,omitempty"`
+	// Network is the user-mode network helper of the container (a
+	// slirp.Handle, opaque here like Cgroup); absent without one.
+	Network json.RawMessage `json:"network,omitempty"`
 }
 
 // Dir is one container's state directory. A Dir is not safe for concurrent
