@@ -15,3 +15,9 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$
 # libseccomp (cgo, libseccomp-dev), so it is a program of its own: gtu itself
 # stays static and pays for libc nowhere (see cmd/gtu-seccomp).
 go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-seccomp" ./cmd/gtu-seccomp
+# The image and layer store (go.podman.io/storage), next to gtu too: its
+# package init alone costs ~7 ms per process start, so gtu runs it only when
+# it needs storage (see cmd/gtu-storage). Static like gtu; the tags drop
+# drivers that need C headers and that gtu never uses.
+CGO_ENABLED=0 go build -trimpath -tags "exclude_graphdriver_btrfs exclude_graphdriver_devicemapper" \
+	-ldflags "-s -w" -o "$(dirname "$out")/gtu-storage" ./cmd/gtu-storage

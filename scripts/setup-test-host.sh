@@ -33,6 +33,7 @@ packages=(
 	slirp4netns fuse-overlayfs
 	libseccomp-dev pkg-config # building gtu's seccomp support
 	bats hyperfine strace
+	rootlesskit # rootless storage tests (overlay/)
 )
 
 install_packages() {

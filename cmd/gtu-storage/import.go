@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -135,7 +134,7 @@ func (a *app) inspectFile(f *os.File, size int64) (*imageSpec, error) {
 	// A compressed file is a rootfs tarball unless its first entry is
 	// one of an image archive's; then it is unpacked to a temporary file
 	// to read its members in any order.
-	first, err := firstEntry(f)
+	first, err := firstEntry(io.NewSectionReader(f, 0, size))
 	if err != nil {
 		return nil, err
 	}
@@ -162,9 +161,10 @@ func (a *app) inspectFile(f *os.File, size int64) (*imageSpec, error) {
 	return nil, err
 }
 
-func firstEntry(f *os.File) (string, error) {
-	defer f.Seek(0, io.SeekStart)
-	d, err := archive.DecompressStream(bufio.NewReader(f))
+// firstEntry reads from its own section of the file: a decompressor may be
+// an external program (zstd, pigz) still reading after Close.
+func firstEntry(r io.Reader) (string, error) {
+	d, err := archive.DecompressStream(r)
 	if err != nil {
 		return "", fmt.Errorf("decompress: %w", err)
 	}
@@ -188,7 +188,7 @@ func (a *app) decompressToTemp(f *os.File) (*os.File, error) {
 		return nil, err
 	}
 	os.Remove(tmp.Name())
-	d, err := archive.DecompressStream(f)
+	d, err := archive.DecompressStream(io.NewSectionReader(f, 0, 1<<62))
 	if err == nil {
 		_, err = io.Copy(tmp, d)
 		d.Close()
@@ -206,7 +206,7 @@ func (a *app) decompressToTemp(f *os.File) (*os.File, error) {
 // rootfsTar is a root filesystem tarball: one layer, id the file's sha256.
 func rootfsTar(f *os.File, size int64) (*imageSpec, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return nil, err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
@@ -287,8 +287,11 @@ func (a *app) unpack(spec *imageSpec) (err error) {
 			}
 		}
 		layer, err := a.putLayer(id, parent, l, chk, bar)
-		if err != nil {
+		if err != nil && len(spec.layers) > 1 {
 			return fmt.Errorf("layer %d (%s): %w", i+1, l.name, err)
+		}
+		if err != nil {
+			return err
 		}
 		created = append(created, layer)
 		parent = layer

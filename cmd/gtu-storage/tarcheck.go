@@ -51,13 +51,13 @@ func clean(name string) (string, bool) {
 func (c *checker) check(h *tar.Header) error {
 	name, ok := clean(h.Name)
 	if !ok {
-		return fmt.Errorf("entry %q: path leaves the root: %w", h.Name, errHostile)
+		return fmt.Errorf("entry %q %w: path leaves the root", h.Name, errHostile)
 	}
 	if name == "" || name == "." {
 		return nil // the root itself
 	}
 	if through := c.throughSymlink(name); through != "" {
-		return fmt.Errorf("entry %q: written through symlink %q: %w", h.Name, through, errHostile)
+		return fmt.Errorf("entry %q %w: written through symlink %q", h.Name, errHostile, through)
 	}
 	dir, base := path.Split(name)
 	switch {
@@ -73,7 +73,7 @@ func (c *checker) check(h *tar.Header) error {
 	case tar.TypeSymlink:
 		if !path.IsAbs(h.Linkname) {
 			if _, ok := clean(path.Join(dir, h.Linkname)); !ok {
-				return fmt.Errorf("entry %q: symlink to %q leaves the root: %w", h.Name, h.Linkname, errHostile)
+				return fmt.Errorf("entry %q %w: symlink to %q leaves the root", h.Name, errHostile, h.Linkname)
 			}
 		}
 		c.forget(name, false)
@@ -82,18 +82,18 @@ func (c *checker) check(h *tar.Header) error {
 	case tar.TypeLink:
 		target, ok := clean(h.Linkname)
 		if !ok {
-			return fmt.Errorf("entry %q: hard link to %q leaves the root: %w", h.Name, h.Linkname, errHostile)
+			return fmt.Errorf("entry %q %w: hard link to %q leaves the root", h.Name, errHostile, h.Linkname)
 		}
 		if through := c.throughSymlink(target); through != "" {
-			return fmt.Errorf("entry %q: hard link to %q goes through symlink %q: %w", h.Name, h.Linkname, through, errHostile)
+			return fmt.Errorf("entry %q %w: hard link to %q goes through symlink %q", h.Name, errHostile, h.Linkname, through)
 		}
 	case tar.TypeChar, tar.TypeBlock:
 		if c.rootless {
-			return fmt.Errorf("entry %q: device node %d:%d cannot be created rootless (in a user namespace): %w", h.Name, h.Devmajor, h.Devminor, errHostile)
+			return fmt.Errorf("entry %q %w: device node %d:%d cannot be created rootless (in a user namespace)", h.Name, errHostile, h.Devmajor, h.Devminor)
 		}
 	case tar.TypeReg, tar.TypeDir, tar.TypeFifo, tar.TypeXGlobalHeader:
 	default:
-		return fmt.Errorf("entry %q: unsupported tar entry type %q: %w", h.Name, h.Typeflag, errHostile)
+		return fmt.Errorf("entry %q %w: unsupported tar entry type %q", h.Name, errHostile, h.Typeflag)
 	}
 	c.forget(name, false)
 	return nil
