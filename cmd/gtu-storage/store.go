@@ -200,6 +200,12 @@ func openStore(root, runRoot, driver string) (storage.Store, error) {
 	default:
 		return nil, fmt.Errorf("driver %q: want auto, overlay, fuse-overlayfs or vfs", driver)
 	}
+	// GetStore parses the storage.conf files of podman's search path even
+	// when every option is given (and fails on an unreadable
+	// ~/.config/containers/storage.conf). gtu's store is configured by
+	// gtu-storage's flags alone: point storage at an empty file.
+	os.Setenv("CONTAINERS_STORAGE_CONF", os.DevNull)
+	os.Unsetenv("CONTAINERS_STORAGE_CONF_OVERRIDE")
 	s, err := storage.GetStore(opts)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s (driver %s): %w", root, driver, err)
