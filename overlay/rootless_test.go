@@ -62,16 +62,18 @@ func TestRootless(t *testing.T) {
 	}
 	os.Chmod(tmp, 0o1777)
 
+	inner := []string{"TestImportFormats", "TestImageArchives", "TestContainerLayers", "TestHostileArchives",
+		"TestInfo", "TestReimportChangedFile", "TestProgressOnTerminal"}
 	cmd := exec.Command("runuser", "-u", "gtutest", "--", "env",
 		"XDG_RUNTIME_DIR="+runtimeDir, "HOME="+u.HomeDir, "TMPDIR="+tmp, "GTU_STORAGE_HELPER="+h,
 		"rootlesskit", "--net=host", "--state-dir="+filepath.Join(tmp, "rootlesskit"),
-		bin, "-test.v", "-test.count=1", "-test.run", "^(TestImportFormats|TestImageArchives|TestContainerLayers|TestHostileArchives|TestInfo)$")
+		bin, "-test.v", "-test.count=1", "-test.run", "^("+strings.Join(inner, "|")+")$")
 	out, err := cmd.CombinedOutput()
 	t.Logf("rootless run:\n%s", out)
 	if err != nil {
 		t.Fatalf("rootless run: %v", err)
 	}
-	for _, name := range []string{"TestImportFormats", "TestImageArchives", "TestContainerLayers", "TestHostileArchives", "TestInfo"} {
+	for _, name := range inner {
 		if !strings.Contains(string(out), "--- PASS: "+name+" ") {
 			t.Errorf("rootless: %s did not pass", name)
 		}

@@ -443,3 +443,61 @@ func assertNothingLeft(t *testing.T, c overlay.Client, outside string) {
 		t.Errorf("%d layers left after a failed import", n)
 	}
 }
+
+// TestReimportChangedFile: the import cache keys files by identity, so a
+// file rewritten in place is hashed and imported again.
+func TestReimportChangedFile(t *testing.T) {
+	c := newClient(t, "auto")
+	dir := t.TempDir()
+	path := writeFile(t, dir, "rootfs.tar", tarBytes(t, busyboxEntries(t)))
+	first, err := c.Import(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := c.Import(path); err != nil || again.ID != first.ID || !again.Reused {
+		t.Fatalf("re-import: %+v %v", again, err)
+	}
+	writeFile(t, dir, "rootfs.tar", tarBytes(t, append(busyboxEntries(t), entry{name: "etc/changed", body: "y"})))
+	changed, err := c.Import(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.ID == first.ID || changed.Reused {
+		t.Errorf("import of the rewritten file: %+v, want a new image", changed)
+	}
+	// Same content, new file: same image, found by hashing.
+	copyPath := writeFile(t, dir, "copy.tar", []byte(readString(t, path)))
+	if again, err := c.Import(copyPath); err != nil || again.ID != changed.ID || !again.Reused {
+		t.Errorf("import of a copy: %+v %v, want image %s reused", again, err, changed.ID)
+	}
+}
+
+// TestProgressOnTerminal imports a large tarball with stderr on a
+// terminal (script(1) gives it one): a progress bar is drawn there, and
+// stdout still carries only the JSON answer.
+func TestProgressOnTerminal(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) (util-linux) is not installed")
+	}
+	c := newClient(t, "auto")
+	dir := t.TempDir()
+	big := make([]byte, 40<<20) // above the 32 MiB threshold
+	for i := range big {
+		big[i] = byte(i * 7919 >> 3)
+	}
+	path := writeFile(t, dir, "big.tar", tarBytes(t, []entry{{name: "big", body: string(big)}}))
+	stdout := filepath.Join(dir, "stdout")
+	cmdline := fmt.Sprintf("%s --root %s --runroot %s import %s >%s", helper, c.Root, c.RunRoot, path, stdout)
+	out, err := exec.Command("script", "-qec", cmdline, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("import on a terminal: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "importing") || !strings.Contains(string(out), "MB") {
+		t.Errorf("no progress bar on the terminal: %q", out)
+	}
+	var im overlay.Image
+	if err := json.Unmarshal([]byte(readString(t, stdout)), &im); err != nil || im.ID == "" {
+		t.Errorf("stdout is not the JSON answer: %v: %q", err, readString(t, stdout))
+	}
+}

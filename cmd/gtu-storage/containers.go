@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -62,22 +63,65 @@ func (a *app) images() ([]overlay.Image, error) {
 	return out, nil
 }
 
+// minPrefix is the shortest id prefix taken for an image (docker's
+// short ids). storage's own lookups take any prefix, so a name like "c2"
+// or "bb" could find an object whose random id starts with those hex
+// digits: every lookup by user-given name goes through these two.
+const minPrefix = 12
+
+// findImage is the image named ref, or with id ref or an unambiguous id
+// prefix of ref of at least minPrefix characters.
+func (a *app) findImage(ref string) (*storage.Image, error) {
+	ims, err := a.store.Images()
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var byPrefix []*storage.Image
+	for i := range ims {
+		im := &ims[i]
+		if im.ID == ref || slices.Contains(im.Names, ref) {
+			return im, nil
+		}
+		if len(ref) >= minPrefix && strings.HasPrefix(im.ID, ref) {
+			byPrefix = append(byPrefix, im)
+		}
+	}
+	if len(byPrefix) == 1 {
+		return byPrefix[0], nil
+	}
+	return nil, fmt.Errorf("image %s: %w", ref, storage.ErrImageUnknown)
+}
+
+// findContainer is the container named ref, or with id ref.
+func (a *app) findContainer(ref string) (*storage.Container, error) {
+	cs, err := a.store.Containers()
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for i := range cs {
+		if cs[i].ID == ref || slices.Contains(cs[i].Names, ref) {
+			return &cs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("container %s: %w", ref, storage.ErrContainerUnknown)
+}
+
 // resolveImage is an existing path (imported, once) or an image name or id.
 func (a *app) resolveImage(ref string) (overlay.Image, error) {
 	if _, err := os.Stat(ref); err == nil {
 		return a.importPath(ref, nil)
 	}
-	im, err := a.store.Image(ref)
+	im, err := a.findImage(ref)
 	if err != nil {
-		return overlay.Image{}, fmt.Errorf("image %s: not a path, name or id in %s: %w", ref, a.root, err)
+		return overlay.Image{}, fmt.Errorf("not a path, nor an image name or id in %s: %w", a.root, err)
 	}
 	return a.describe(im.ID)
 }
 
 func (a *app) rmi(ref string) (map[string]string, error) {
-	im, err := a.store.Image(ref)
+	im, err := a.findImage(ref)
 	if err != nil {
-		return nil, fmt.Errorf("rmi %s: %w", ref, err)
+		return nil, fmt.Errorf("rmi: %w", err)
 	}
 	if users := a.containersOf(im.ID); len(users) > 0 {
 		return nil, fmt.Errorf("rmi %s: image is used by container(s) %s: %w", ref, strings.Join(users, ", "), storage.ErrImageUsedByContainer)
@@ -116,7 +160,7 @@ func (a *app) mount(image, container string) (overlay.Mount, error) {
 	if err != nil {
 		return overlay.Mount{}, fmt.Errorf("mount %s: %w", container, err)
 	}
-	c, err := a.store.Container(container)
+	c, err := a.findContainer(container)
 	switch {
 	case errors.Is(err, storage.ErrContainerUnknown):
 		c, err = a.store.CreateContainer("", []string{container}, im.ID, "", "", nil)
@@ -149,7 +193,7 @@ func (a *app) mountOnce(c *storage.Container) (string, error) {
 }
 
 func (a *app) unmount(container string) (overlay.ContainerResult, error) {
-	c, err := a.store.Container(container)
+	c, err := a.findContainer(container)
 	if err != nil {
 		return overlay.ContainerResult{}, fmt.Errorf("unmount %s: %w", container, err)
 	}
@@ -160,7 +204,7 @@ func (a *app) unmount(container string) (overlay.ContainerResult, error) {
 }
 
 func (a *app) remove(container string) (overlay.ContainerResult, error) {
-	c, err := a.store.Container(container)
+	c, err := a.findContainer(container)
 	if errors.Is(err, storage.ErrContainerUnknown) {
 		return overlay.ContainerResult{Container: container}, nil
 	}

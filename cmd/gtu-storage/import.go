@@ -34,6 +34,7 @@ type imageSpec struct {
 	meta   metadata
 	layers []layerSource
 	closer func() error // releases what opening the source took (temp files)
+	cached bool         // found by the file's identity, not read (sources.go)
 }
 
 // layerSource is one layer's tar stream (compressed or not).
@@ -45,7 +46,7 @@ type layerSource struct {
 }
 
 // importPath imports path once per content digest.
-func (a *app) importPath(path string, names []string) (overlay.Image, error) {
+func (a *app) importPath(path string, names []string) (_ overlay.Image, err error) {
 	spec, err := a.inspect(path)
 	if err != nil {
 		return overlay.Image{}, fmt.Errorf("import %s: %w", path, err)
@@ -53,7 +54,17 @@ func (a *app) importPath(path string, names []string) (overlay.Image, error) {
 	if spec.closer != nil {
 		defer spec.closer()
 	}
-	spec.names = append(spec.names, names...)
+	archiveNames := spec.names
+	spec.names = append(append([]string(nil), spec.names...), names...)
+	defer func() {
+		if err == nil && !spec.cached {
+			a.rememberSource(path, spec, archiveNames)
+		}
+	}()
+	// A name goes to the image imported last, as a tag moves in docker.
+	if err := a.claimNames(spec.names, spec.id); err != nil {
+		return overlay.Image{}, fmt.Errorf("import %s: %w", path, err)
+	}
 	if im, err := a.store.Image(spec.id); err == nil {
 		if len(spec.names) > 0 {
 			if err := a.store.AddNames(im.ID, spec.names); err != nil {
@@ -68,6 +79,20 @@ func (a *app) importPath(path string, names []string) (overlay.Image, error) {
 		return overlay.Image{}, fmt.Errorf("import %s: %w", path, err)
 	}
 	return a.describe(spec.id)
+}
+
+// claimNames takes names from the images other than id that have them.
+func (a *app) claimNames(names []string, id string) error {
+	for _, n := range names {
+		im, err := a.findImage(n)
+		if err != nil || im.ID == id {
+			continue
+		}
+		if err := a.store.RemoveNames(im.ID, []string{n}); err != nil {
+			return fmt.Errorf("take name %s from image %s: %w", n, im.ID, err)
+		}
+	}
+	return nil
 }
 
 // inspect finds out what path holds and the id of its content, reading no
@@ -95,6 +120,9 @@ func (a *app) inspect(path string) (*imageSpec, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, errors.New("neither a directory nor a regular file")
+	}
+	if spec := a.knownSource(st); spec != nil {
+		return spec, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
