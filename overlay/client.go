@@ -14,9 +14,6 @@ import (
 	"golang.org/x/term"
 )
 
-// ErrNoHelper is storage wanted without gtu-storage installed.
-var ErrNoHelper = errors.New("gtu-storage (the image and layer store) is not installed next to gtu")
-
 // Config is what an image asks of a container by default (the OCI image
 // config's fields of the same names).
 type Config struct {

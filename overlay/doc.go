@@ -63,7 +63,16 @@
 // image id is its config's digest (as docker reports it); a rootfs tarball's
 // is the sha256 of the file; a rootfs directory's is the sha256 of a
 // canonical tar stream of it. Layers of docker/OCI images are keyed by their
-// chain id, so images that share base layers share them on disk.
+// chain id, so images that share base layers share them on disk. A file
+// imported before and unchanged since (same device, inode, size, mtime and
+// ctime, kept in ROOT/gtu-sources.json) is not even hashed again. Imports
+// into one store take turns (flock on ROOT/gtu-import.lock): storage cannot
+// create the same layer in two processes at once.
+//
+// Names are exact: a container or image is found by its name or full id
+// (an image also by an unambiguous id prefix of 12 or more characters),
+// never by the short prefixes storage itself accepts. An image name moves
+// to the image imported last, as a docker tag does.
 //
 // Every archive entry is checked before it reaches the store: names that
 // leave the root ("../x"), hard links out of it, symlinks whose relative

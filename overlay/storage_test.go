@@ -501,3 +501,48 @@ func TestProgressOnTerminal(t *testing.T) {
 		t.Errorf("stdout is not the JSON answer: %v: %q", err, readString(t, stdout))
 	}
 }
+
+// TestConcurrent: imports of the same archive and mounts of the same
+// container, at once, end with one image and one container layer.
+func TestConcurrent(t *testing.T) {
+	c := newClient(t, "auto")
+	docker, id := dockerArchive(t)
+	path := writeFile(t, t.TempDir(), "image.tar", docker)
+	const n = 4
+	errs := make(chan error, 2*n)
+	mounts := make(chan overlay.Mount, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			im, err := c.Import(path)
+			if err == nil && im.ID != id.Encoded() {
+				err = fmt.Errorf("import: id %s, want %s", im.ID, id.Encoded())
+			}
+			errs <- err
+		}()
+		go func() {
+			m, err := c.Mount(path, "shared")
+			mounts <- m
+			errs <- err
+		}()
+	}
+	for i := 0; i < 2*n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	first := <-mounts
+	for i := 1; i < n; i++ {
+		if m := <-mounts; m.Rootfs != first.Rootfs || m.Layer != first.Layer {
+			t.Errorf("concurrent mounts of one container: %+v and %+v", first, m)
+		}
+	}
+	if ims, err := c.Images(); err != nil || len(ims) != 1 {
+		t.Errorf("images: %+v %v, want one", ims, err)
+	}
+	if n := layerCount(t, c, "auto"); n != 3 {
+		t.Errorf("%d layers, want 3 (two image layers, one container layer)", n)
+	}
+	if _, err := c.Remove("shared"); err != nil {
+		t.Fatal(err)
+	}
+}

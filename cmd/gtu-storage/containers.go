@@ -164,6 +164,10 @@ func (a *app) mount(image, container string) (overlay.Mount, error) {
 	switch {
 	case errors.Is(err, storage.ErrContainerUnknown):
 		c, err = a.store.CreateContainer("", []string{container}, im.ID, "", "", nil)
+		if errors.Is(err, storage.ErrDuplicateName) {
+			// A concurrent mount of the same container made it first.
+			return a.mount(im.ID, container)
+		}
 		if err != nil {
 			return overlay.Mount{}, fmt.Errorf("mount %s: create container layer: %w", container, err)
 		}

@@ -15,6 +15,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/storage"
 	"go.podman.io/storage/pkg/archive"
+	"golang.org/x/sys/unix"
 
 	"github.com/gophertainer/gtu/overlay"
 )
@@ -54,6 +55,14 @@ func (a *app) importPath(path string, names []string) (_ overlay.Image, err erro
 	if spec.closer != nil {
 		defer spec.closer()
 	}
+	// storage does not let two processes create the same layer id at once
+	// (one's clean-up of "incomplete" layers removes the other's), so
+	// imports into one store take turns; the second finds the image made.
+	unlock, err := a.lockImports()
+	if err != nil {
+		return overlay.Image{}, err
+	}
+	defer unlock()
 	archiveNames := spec.names
 	spec.names = append(append([]string(nil), spec.names...), names...)
 	defer func() {
@@ -79,6 +88,21 @@ func (a *app) importPath(path string, names []string) (_ overlay.Image, err erro
 		return overlay.Image{}, fmt.Errorf("import %s: %w", path, err)
 	}
 	return a.describe(spec.id)
+}
+
+// lockImports takes the store's import lock (flock, so a killed
+// gtu-storage releases it).
+func (a *app) lockImports() (func(), error) {
+	p := filepath.Join(a.root, "gtu-import.lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("import lock %s: %w", p, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("import lock %s: %w", p, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // claimNames takes names from the images other than id that have them.
@@ -315,6 +339,15 @@ func (a *app) unpack(spec *imageSpec) (err error) {
 			}
 		}
 		layer, err := a.putLayer(id, parent, l, chk, bar)
+		if errors.Is(err, storage.ErrDuplicateID) && id != "" {
+			// A concurrent import of an image with this layer made it
+			// first: use it as above.
+			if err := a.replayLayer(chk, id); err != nil {
+				return err
+			}
+			parent = id
+			continue
+		}
 		if err != nil && len(spec.layers) > 1 {
 			return fmt.Errorf("layer %d (%s): %w", i+1, l.name, err)
 		}
@@ -356,6 +389,10 @@ func chainID(parent, diffID digest.Digest) digest.Digest {
 	return digest.FromString(parent.String() + " " + diffID.String())
 }
 
+// errStopped ends the checker's copy when the store stopped reading first;
+// the store's error is then the one to report.
+var errStopped = errors.New("layer store stopped reading")
+
 // putLayer checks and applies one layer's stream and returns its id.
 func (a *app) putLayer(id, parent string, l layerSource, chk *checker, bar *progress) (string, error) {
 	rc, err := l.open()
@@ -386,8 +423,8 @@ func (a *app) putLayer(id, parent string, l layerSource, chk *checker, bar *prog
 		filterErr <- err
 	}()
 	layer, _, err := a.store.PutLayer(id, parent, nil, "", false, nil, pr)
-	pr.CloseWithError(errors.New("layer store stopped reading"))
-	if ferr := <-filterErr; ferr != nil {
+	pr.CloseWithError(errStopped)
+	if ferr := <-filterErr; ferr != nil && !errors.Is(ferr, errStopped) {
 		if layer != nil {
 			a.store.DeleteLayer(layer.ID)
 		}
