@@ -35,6 +35,7 @@ packages=(
 	libseccomp-dev pkg-config # building gtu's seccomp support
 	bats hyperfine strace
 	systemd dbus-user-session # a real systemd --user manager and its bus (scripts/systemd-user.sh)
+	rootlesskit # rootless storage tests (overlay/)
 )
 
 install_packages() {
