@@ -320,10 +320,11 @@ func helperDelegated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		// Only if the kill below did not happen: the shell's group.
-		_ = unix.Kill(-forker.Process.Pid, unix.SIGKILL)
-		_ = forker.Process.Kill()
-		_ = forker.Wait()
+		// Only if the test failed before the kill below: the shell's group.
+		if forker.ProcessState == nil {
+			_ = unix.Kill(-forker.Process.Pid, unix.SIGKILL)
+			_ = forker.Wait()
+		}
 	}()
 	if err := cg.AddPid(forker.Process.Pid); err != nil {
 		t.Fatal(err)
@@ -366,7 +367,8 @@ func helperDelegated(t *testing.T) {
 	if err := loaded.Signal(unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// Killed processes count until they are reaped.
+	// Killed processes count until they are reaped: the shell by us.
+	_ = forker.Wait()
 	waitFor(t, "the cgroup to empty", func() bool { return readTrim(t, filepath.Join(paths["pids"], "pids.current")) == "0" })
 	// update works rootless too: room for the hog's Go threads.
 	if _, err := cg.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](256)}}); err != nil {
