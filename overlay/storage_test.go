@@ -546,3 +546,41 @@ func TestConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOCILayoutDir imports an OCI image layout directory (the archive,
+// unpacked), the same image as the archive.
+func TestOCILayoutDir(t *testing.T) {
+	c := newClient(t, "auto")
+	oci, id := ociArchive(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	untar(t, oci, dir)
+	im, err := c.Import(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.ID != id.Encoded() || im.Source != "oci-archive" || im.Config.WorkingDir != wantConfig.WorkingDir {
+		t.Errorf("import of the layout directory: %+v", im)
+	}
+}
+
+// TestUnprivilegedCaller: outside a user namespace, a user that is not
+// root gets one clear line, not a half-made store.
+func TestUnprivilegedCaller(t *testing.T) {
+	needRoot(t)
+	if rootless(t) {
+		t.Skip("runs setpriv from the host's root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	cmd := exec.Command("setpriv", "--reuid=1001", "--regid=1001", "--clear-groups", helper, "--root", filepath.Join(dir, "root"), "info")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "gtu-storage: uid 1001: gtu-storage runs as root, or as uid 0 of a user namespace") {
+		t.Errorf("info as uid 1001: %v: %s", err, out)
+	}
+	if exists(filepath.Join(dir, "root")) {
+		t.Error("the store was created")
+	}
+}
