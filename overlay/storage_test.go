@@ -421,6 +421,19 @@ func TestHostileArchives(t *testing.T) {
 		t.Log(err)
 		assertNothingLeft(t, c, outside)
 	})
+	t.Run("corrupt-gzip", func(t *testing.T) {
+		gz := compress(t, tarBytes(t, busyboxEntries(t)), ".tar.gz")
+		for i := len(gz) / 2; i < len(gz)/2+64; i++ {
+			gz[i] ^= 0x5a
+		}
+		path := writeFile(t, dir, "corrupt.tar.gz", gz)
+		_, err := c.Import(path)
+		if err == nil || !strings.Contains(err.Error(), "archive corrupt") {
+			t.Errorf("import: %v, want archive corrupt", err)
+		}
+		t.Log(err)
+		assertNothingLeft(t, c, outside)
+	})
 	if !rootless(t) {
 		t.Run("device-node-root", func(t *testing.T) {
 			path := writeFile(t, dir, "dev.tar", tarBytes(t, append(busyboxEntries(t), entry{name: "dev/", typ: tar.TypeDir}, entry{name: "dev/null", typ: tar.TypeChar})))
