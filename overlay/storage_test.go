@@ -597,3 +597,43 @@ func TestUnprivilegedCaller(t *testing.T) {
 		t.Error("the store was created")
 	}
 }
+
+// TestNames: a name moves to the image imported last, and stays where it
+// was when an import fails.
+func TestNames(t *testing.T) {
+	c := newClient(t, "auto")
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.tar", tarBytes(t, busyboxEntries(t)))
+	b := writeFile(t, dir, "b.tar", tarBytes(t, append(busyboxEntries(t), entry{name: "etc/b", body: "b"})))
+	bad := writeFile(t, dir, "bad.tar", tarBytes(t, []entry{{name: "../x", body: "x"}}))
+	imA, err := c.Import(a, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Import(bad, "app"); err == nil {
+		t.Fatal("import of a hostile archive: no error")
+	}
+	if m, err := c.Mount("app", "x"); err != nil || m.Image != imA.ID {
+		t.Errorf("after a failed import, app is %+v %v, want image %s", m, err, imA.ID)
+	}
+	imB, err := c.Import(b, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ims, err := c.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range ims {
+		want := []string{}
+		if im.ID == imB.ID {
+			want = []string{"app"}
+		}
+		if !reflect.DeepEqual(im.Names, want) {
+			t.Errorf("image %s: names %v, want %v", im.ID, im.Names, want)
+		}
+	}
+	if _, err := c.Remove("x"); err != nil {
+		t.Fatal(err)
+	}
+}
