@@ -16,7 +16,14 @@
 // gtu-storage takes global flags, one verb, and writes exactly one JSON
 // object (or array, for images) on stdout when it succeeds; on failure it
 // exits 1 with one line "gtu-storage: <error>" on stderr and nothing on
-// stdout. A progress bar, when any, goes to stderr and only on a terminal.
+// stdout. A progress bar goes to stderr, only on a terminal and only for
+// imports of 32 MiB or more.
+//
+// Measured here (static build, 13 MiB): a gtu-storage start that answers
+// info costs about 6 ms and 11 MiB peak RSS (storage's package init about
+// 2 ms); importing a busybox rootfs tarball (1.9 MiB) about 32 ms as root,
+// 45 ms rootless; re-importing it about 6-9 ms; a new container layer
+// mounted about 9-13 ms; remove about 12 ms.
 //
 //	gtu-storage [--root DIR] [--runroot DIR] [--driver auto|overlay|fuse-overlayfs|vfs] [--debug] VERB
 //

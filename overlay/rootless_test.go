@@ -63,7 +63,7 @@ func TestRootless(t *testing.T) {
 	os.Chmod(tmp, 0o1777)
 
 	inner := []string{"TestImportFormats", "TestImageArchives", "TestContainerLayers", "TestHostileArchives",
-		"TestInfo", "TestReimportChangedFile", "TestProgressOnTerminal", "TestConcurrent"}
+		"TestInfo", "TestReimportChangedFile", "TestProgressOnTerminal", "TestConcurrent", "TestOCILayoutDir", "TestNames"}
 	cmd := exec.Command("runuser", "-u", "gtutest", "--", "env",
 		"XDG_RUNTIME_DIR="+runtimeDir, "HOME="+u.HomeDir, "TMPDIR="+tmp, "GTU_STORAGE_HELPER="+h,
 		"rootlesskit", "--net=host", "--state-dir="+filepath.Join(tmp, "rootlesskit"),

@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build gtu-storage: %v\n%s", err, out)
+			os.RemoveAll(dir)
 			os.Exit(1)
 		}
 		code := m.Run()
@@ -421,6 +422,19 @@ func TestHostileArchives(t *testing.T) {
 		t.Log(err)
 		assertNothingLeft(t, c, outside)
 	})
+	t.Run("corrupt-gzip", func(t *testing.T) {
+		gz := compress(t, tarBytes(t, busyboxEntries(t)), ".tar.gz")
+		for i := len(gz) / 2; i < len(gz)/2+64; i++ {
+			gz[i] ^= 0x5a
+		}
+		path := writeFile(t, dir, "corrupt.tar.gz", gz)
+		_, err := c.Import(path)
+		if err == nil || !strings.Contains(err.Error(), "archive corrupt") {
+			t.Errorf("import: %v, want archive corrupt", err)
+		}
+		t.Log(err)
+		assertNothingLeft(t, c, outside)
+	})
 	if !rootless(t) {
 		t.Run("device-node-root", func(t *testing.T) {
 			path := writeFile(t, dir, "dev.tar", tarBytes(t, append(busyboxEntries(t), entry{name: "dev/", typ: tar.TypeDir}, entry{name: "dev/null", typ: tar.TypeChar})))
@@ -543,6 +557,84 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("%d layers, want 3 (two image layers, one container layer)", n)
 	}
 	if _, err := c.Remove("shared"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOCILayoutDir imports an OCI image layout directory (the archive,
+// unpacked), the same image as the archive.
+func TestOCILayoutDir(t *testing.T) {
+	c := newClient(t, "auto")
+	oci, id := ociArchive(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	untar(t, oci, dir)
+	im, err := c.Import(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.ID != id.Encoded() || im.Source != "oci-archive" || im.Config.WorkingDir != wantConfig.WorkingDir {
+		t.Errorf("import of the layout directory: %+v", im)
+	}
+}
+
+// TestUnprivilegedCaller: outside a user namespace, a user that is not
+// root gets one clear line, not a half-made store.
+func TestUnprivilegedCaller(t *testing.T) {
+	needRoot(t)
+	if rootless(t) {
+		t.Skip("runs setpriv from the host's root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	cmd := exec.Command("setpriv", "--reuid=1001", "--regid=1001", "--clear-groups", helper, "--root", filepath.Join(dir, "root"), "info")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "gtu-storage: uid 1001: gtu-storage runs as root, or as uid 0 of a user namespace") {
+		t.Errorf("info as uid 1001: %v: %s", err, out)
+	}
+	if exists(filepath.Join(dir, "root")) {
+		t.Error("the store was created")
+	}
+}
+
+// TestNames: a name moves to the image imported last, and stays where it
+// was when an import fails.
+func TestNames(t *testing.T) {
+	c := newClient(t, "auto")
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.tar", tarBytes(t, busyboxEntries(t)))
+	b := writeFile(t, dir, "b.tar", tarBytes(t, append(busyboxEntries(t), entry{name: "etc/b", body: "b"})))
+	bad := writeFile(t, dir, "bad.tar", tarBytes(t, []entry{{name: "../x", body: "x"}}))
+	imA, err := c.Import(a, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Import(bad, "app"); err == nil {
+		t.Fatal("import of a hostile archive: no error")
+	}
+	if m, err := c.Mount("app", "x"); err != nil || m.Image != imA.ID {
+		t.Errorf("after a failed import, app is %+v %v, want image %s", m, err, imA.ID)
+	}
+	imB, err := c.Import(b, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ims, err := c.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range ims {
+		want := []string{}
+		if im.ID == imB.ID {
+			want = []string{"app"}
+		}
+		if !reflect.DeepEqual(im.Names, want) {
+			t.Errorf("image %s: names %v, want %v", im.ID, im.Names, want)
+		}
+	}
+	if _, err := c.Remove("x"); err != nil {
 		t.Fatal(err)
 	}
 }

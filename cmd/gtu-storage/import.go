@@ -70,12 +70,11 @@ func (a *app) importPath(path string, names []string) (_ overlay.Image, err erro
 			a.rememberSource(path, spec, archiveNames)
 		}
 	}()
-	// A name goes to the image imported last, as a tag moves in docker.
-	if err := a.claimNames(spec.names, spec.id); err != nil {
-		return overlay.Image{}, fmt.Errorf("import %s: %w", path, err)
-	}
 	if im, err := a.store.Image(spec.id); err == nil {
 		if len(spec.names) > 0 {
+			if err := a.claimNames(spec.names, im.ID); err != nil {
+				return overlay.Image{}, fmt.Errorf("import %s: %w", path, err)
+			}
 			if err := a.store.AddNames(im.ID, spec.names); err != nil {
 				return overlay.Image{}, fmt.Errorf("import %s: name image %s: %w", path, im.ID, err)
 			}
@@ -359,6 +358,11 @@ func (a *app) unpack(spec *imageSpec) (err error) {
 	}
 	meta, err := json.Marshal(spec.meta)
 	if err != nil {
+		return err
+	}
+	// A name goes to the image imported last, as a tag moves in docker
+	// (taken only now: a failed import leaves names where they were).
+	if err := a.claimNames(spec.names, spec.id); err != nil {
 		return err
 	}
 	_, err = a.store.CreateImage(spec.id, spec.names, parent, string(meta), &storage.ImageOptions{CreationDate: time.Now().UTC()})

@@ -136,7 +136,7 @@ func (c *checker) filter(w io.Writer, r io.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read tar: %w", err)
+			return fmt.Errorf("read tar: %w", readError(err))
 		}
 		if err := c.check(h); err != nil {
 			return err
@@ -146,9 +146,17 @@ func (c *checker) filter(w io.Writer, r io.Reader) error {
 		}
 		if h.Typeflag == tar.TypeReg {
 			if _, err := io.Copy(tw, tr); err != nil {
-				return fmt.Errorf("entry %q: read: %w", h.Name, err)
+				return fmt.Errorf("entry %q: %w", h.Name, readError(err))
 			}
 		}
 	}
 	return tw.Close()
+}
+
+// readError says what an error of reading an archive means to its owner.
+func readError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("archive truncated: %w", err)
+	}
+	return fmt.Errorf("archive corrupt: %w", err)
 }
