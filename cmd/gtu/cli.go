@@ -18,13 +18,15 @@ import (
 
 // CLI is gtu's command line: runc's global flags, then a verb.
 type CLI struct {
-	Root          string           `help:"Directory for container state (default /run/gtu as root, $XDG_RUNTIME_DIR/gtu rootless)." env:"GOPHERTAINER_ROOT" placeholder:"DIR"`
-	Log           string           `help:"Write logs to this file instead of stderr." placeholder:"FILE"`
-	LogFormat     string           `help:"Log format: text or json." enum:"text,json" default:"text"`
-	Debug         bool             `help:"Log debug messages." env:"DEBUG"`
-	SystemdCgroup bool             `help:"Use systemd to manage cgroups (cgroupsPath is slice:prefix:name)."`
-	Rootless      rootlessMode     `help:"Rootless mode: --rootless[=true|false|auto] (bare --rootless means true; also spec's flag)." default:"auto"`
-	Version       kong.VersionFlag `short:"v" help:"Print the version."`
+	Root          string       `help:"Directory for container state (default /run/gtu as root, $XDG_RUNTIME_DIR/gtu rootless)." env:"GOPHERTAINER_ROOT" placeholder:"DIR"`
+	Log           string       `help:"Write logs to this file instead of stderr." placeholder:"FILE"`
+	LogFormat     string       `help:"Log format: text or json." enum:"text,json" default:"text"`
+	Debug         bool         `help:"Log debug messages." env:"DEBUG"`
+	SystemdCgroup bool         `help:"Use systemd to manage cgroups (cgroupsPath is slice:prefix:name)."`
+	Rootless      rootlessMode `help:"Rootless mode: --rootless[=true|false|auto] (bare --rootless means true; also spec's flag)." default:"auto"`
+	// runc's -v is the version; standalone mode's -v is a volume, so -v
+	// alone is rewritten to --version in main.
+	Version kong.VersionFlag `help:"Print the version (also -v)."`
 
 	Spec     specCmd     `cmd:"" help:"Write a new config.json into the bundle."`
 	Create   createCmd   `cmd:"" help:"Create a container; its process waits for start."`
@@ -43,6 +45,8 @@ type CLI struct {
 	Features featuresCmd `cmd:"" help:"Print what gtu supports, as runtime-spec's features.md defines."`
 	Session  sessionCmd  `cmd:"" help:"Show or stop your rootless session (the user namespace rootless containers run in)."`
 
+	Standalone standaloneCmd `cmd:"" default:"withargs" hidden:"" help:"Standalone mode: gtu --name NAME --rootfs PATH --cmd \"...\" runs a container from a rootfs directory, tarball or image archive."`
+
 	CgroupDelegate cgroupDelegateCmd `cmd:"" name:"cgroup-delegate" help:"As root: give a user cgroups of its own, for limits on its rootless containers (cgroup v1 and hybrid hosts)."`
 
 	global container.Global
@@ -57,7 +61,7 @@ func (c *CLI) glob() (container.Global, error) {
 	if err != nil || mode != container.ModeHostUser {
 		return g, err
 	}
-	return g, container.EnterSession(os.Args[1:], g.Root, g.Log)
+	return g, container.EnterSession(os.Args[1:], g.Log)
 }
 
 // globHost is glob for verbs that only read state files (state, list): they
@@ -329,6 +333,44 @@ func (x *cgroupDelegateCmd) Run() error {
 	dirs, err := container.DelegateCgroups(x.User, x.Remove)
 	for _, d := range dirs {
 		fmt.Println(d)
+	}
+	return err
+}
+
+type standaloneCmd struct {
+	Name              string   `required:"" help:"The container's name (its id)." placeholder:"NAME"`
+	Rootfs            string   `required:"" help:"A rootfs directory, tarball (.tar, .tar.gz, .tar.xz, .tar.zst), docker save or OCI archive." placeholder:"PATH"`
+	Cmd               string   `help:"The command, split like a shell splits words (default: the image's)." placeholder:"CMD"`
+	Interactive       bool     `short:"i" help:"Keep stdin attached."`
+	Tty               bool     `short:"t" help:"Give the container a terminal."`
+	Detach            bool     `help:"Return once the container runs; its output goes to a log in its bundle."`
+	Mem               int64    `help:"Memory limit in MiB." placeholder:"MB"`
+	CPU               float64  `name:"cpu" help:"CPU limit in CPUs (e.g. 0.5)." placeholder:"N"`
+	Pids              int64    `help:"Maximum number of processes." placeholder:"N"`
+	NoNewPrivs        bool     `help:"Set no_new_privs."`
+	Seccomp           string   `help:"A seccomp profile (JSON, linux.seccomp); default: Docker's." placeholder:"FILE"`
+	Env               []string `short:"e" help:"Set an environment variable." placeholder:"KEY=VAL"`
+	Publish           []string `short:"p" help:"Forward a host port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/udp]." placeholder:"PORTS"`
+	Volume            []string `short:"v" help:"Bind-mount a host path: SRC:DST[:ro]." placeholder:"SRC:DST"`
+	Network           string   `help:"User-mode network driver: auto, slirp4netns, pasta (default: none unless ports are published)." placeholder:"DRIVER"`
+	AllowHostLoopback bool     `help:"Let the container reach the host's 127.0.0.1 through its gateway."`
+	StorageDriver     string   `help:"Storage driver: auto, overlay, fuse-overlayfs, vfs." default:"auto" placeholder:"DRIVER"`
+}
+
+func (x *standaloneCmd) Run(c *CLI) error {
+	c.target = x.Name
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	code, err := container.Standalone(g, container.StandaloneOptions{
+		Name: x.Name, Rootfs: x.Rootfs, Cmd: x.Cmd, Interactive: x.Interactive, TTY: x.Tty, Detach: x.Detach,
+		MemMB: x.Mem, CPU: x.CPU, Pids: x.Pids, NoNewPrivs: x.NoNewPrivs, Seccomp: x.Seccomp,
+		Env: x.Env, Volumes: x.Volume, StorageDriver: x.StorageDriver,
+		Network: container.NetworkOptions{Driver: x.Network, Publish: x.Publish, AllowHostLoopback: x.AllowHostLoopback},
+	})
+	if err == nil && code != 0 {
+		return exitCode(code)
 	}
 	return err
 }

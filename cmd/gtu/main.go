@@ -55,7 +55,14 @@ func main() {
 		kong.Vars{"version": fmt.Sprintf("gtu version %s\nspec: %s\ngo: %s", version, specVersion(), goruntime.Version())},
 		kong.Exit(func(code int) { os.Exit(code) }),
 	)
-	kctx, err := parser.Parse(os.Args[1:])
+	args := os.Args[1:]
+	switch {
+	case len(args) == 1 && args[0] == "-v":
+		args = []string{"--version"} // runc's short form
+	case len(args) == 0:
+		args = []string{"--help"} // not standalone mode's "missing --name"
+	}
+	kctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gtu: %v\n", err)
 		os.Exit(2)

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gophertainer/gtu/cgroupdelegate"
 	"github.com/gophertainer/gtu/runtime/protocol"
 	"github.com/gophertainer/gtu/runtime/state"
 )
@@ -114,7 +115,13 @@ func (h *handle) kill(sig unix.Signal, all bool) error {
 		// A cgroup someone else removed (another container with the same
 		// cgroupsPath, an admin) must not make the container unkillable:
 		// the init is still signalled below.
-		if err := cg.Signal(sig); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		err = cg.Signal(sig)
+		if all && sig != unix.SIGKILL && errors.Is(err, cgroupdelegate.ErrNoCgroup) {
+			// Only a cgroup lists all of a container's processes; with a
+			// pid namespace SIGKILL to the init still takes them all.
+			return fmt.Errorf("kill --all: %w", err)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		// The init was in the cgroup too; it may already be gone.
@@ -181,6 +188,9 @@ func (h *handle) destroy(st Status) error {
 		}
 	}
 	if err := stopNetwork(h.st.Network); err != nil {
+		return err
+	}
+	if err := removeStandalone(h.st); err != nil {
 		return err
 	}
 	if err := cg.Destroy(); err != nil {

@@ -108,8 +108,10 @@ func SessionDir() (string, error) {
 
 // EnterSession replaces this process by gtu with args running inside the
 // caller's session, starting the session first if none runs. It returns
-// only on failure. root is the resolved --root, so both sides agree on it.
-func EnterSession(args []string, root string, log *slog.Logger) error {
+// only on failure. Both sides resolve the default --root the same way (the
+// runtime directory is passed on), and GOPHERTAINER_ROOT, which also moves
+// gtu-storage's store, passes through unchanged.
+func EnterSession(args []string, log *slog.Logger) error {
 	dir, err := SessionDir()
 	if err != nil {
 		return err
@@ -163,9 +165,6 @@ func EnterSession(args []string, root string, log *slog.Logger) error {
 	if os.Getenv(envRuntime) == "" {
 		rt, _ := RuntimeDir() // made above by SessionDir
 		env = append(env, envRuntime+"="+rt)
-	}
-	if os.Getenv("GOPHERTAINER_ROOT") == "" {
-		env = append(env, "GOPHERTAINER_ROOT="+root)
 	}
 	log.Debug("entering the rootless session", "pid", s.Pid)
 	err = unix.Exec("/proc/self/fd/"+strconv.Itoa(int(helper.Fd())), argv, env)
