@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kong"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -46,6 +49,11 @@ type CLI struct {
 	Session  sessionCmd  `cmd:"" help:"Show or stop your rootless session (the user namespace rootless containers run in)."`
 
 	Standalone standaloneCmd `cmd:"" default:"withargs" hidden:"" help:"Standalone mode: gtu --name NAME --rootfs PATH --cmd \"...\" runs a container from a rootfs directory, tarball or image archive."`
+
+	Images images    `cmd:"" help:"List the images in gtu's store (standalone mode imports into it)."`
+	Import importCmd `cmd:"" help:"Import a rootfs directory, tarball (.tar, .tar.gz, .tar.xz, .tar.zst), docker save or OCI archive into the store."`
+	Rmi    rmiCmd    `cmd:"" help:"Remove an image from the store (not while a container uses it)."`
+	Info   infoCmd   `cmd:"" help:"Print how gtu runs here: mode, state directory, session, storage driver (JSON)."`
 
 	CgroupDelegate cgroupDelegateCmd `cmd:"" name:"cgroup-delegate" help:"As root: give a user cgroups of its own, for limits on its rootless containers (cgroup v1 and hybrid hosts)."`
 
@@ -372,5 +380,86 @@ func (x *standaloneCmd) Run(c *CLI) error {
 	if err == nil && code != 0 {
 		return exitCode(code)
 	}
+	return err
+}
+
+type images struct {
+	Format string `short:"f" help:"Output format: table or json." enum:"table,json" default:"table"`
+}
+
+func (x *images) Run(c *CLI) error {
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	ims, err := container.Images(g)
+	if err != nil {
+		return err
+	}
+	if x.Format == "json" {
+		return printJSON(ims)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+	fmt.Fprint(w, "ID\tNAMES\tSOURCE\tSIZE\tCREATED\n")
+	for _, im := range ims {
+		fmt.Fprintf(w, "%.12s\t%s\t%s\t%d\t%s\n", im.ID, strings.Join(im.Names, ","), im.Source, im.Size, im.Created.Format(time.RFC3339))
+	}
+	return w.Flush()
+}
+
+type importCmd struct {
+	Name []string `help:"Name the image (repeatable)." placeholder:"NAME"`
+	Path string   `arg:"" help:"The rootfs directory, tarball or archive." placeholder:"PATH"`
+}
+
+func (x *importCmd) Run(c *CLI) error {
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	im, err := container.ImportImage(g, x.Path, x.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Println(im.ID)
+	return nil
+}
+
+type rmiCmd struct {
+	Ref string `arg:"" help:"Image name or id." placeholder:"IMAGE"`
+}
+
+func (x *rmiCmd) Run(c *CLI) error {
+	g, err := c.glob()
+	if err != nil {
+		return err
+	}
+	return container.RemoveImage(g, x.Ref)
+}
+
+type infoCmd struct{}
+
+func (infoCmd) Run(c *CLI) error {
+	g, err := c.glob() // rootless: gtu-storage must run in the session
+	if err != nil {
+		return err
+	}
+	mode, err := container.Detect()
+	if err != nil {
+		return err
+	}
+	i, err := container.GetInfo(g, mode)
+	if err != nil {
+		return err
+	}
+	return printJSON(i)
+}
+
+func printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Println(string(b))
 	return err
 }

@@ -174,3 +174,46 @@ func delegated(uid int) bool {
 	_, err := os.Stat("/sys/fs/cgroup/pids/gtu.user." + strconv.Itoa(uid))
 	return err == nil
 }
+
+// TestImageVerbs: import, images, rmi and info, as root and rootless.
+func TestImageVerbs(t *testing.T) {
+	for _, rootless := range []bool{false, true} {
+		t.Run(map[bool]string{false: "root", true: "rootless"}[rootless], func(t *testing.T) {
+			e := newEnv(t)
+			if rootless {
+				e = newUserEnv(t)
+			}
+			s := newStandalone(t, e)
+			id := strings.TrimSpace(s.mustGtu(t, "import", "--name", "bb", s.tarball).stdout)
+			if again := strings.TrimSpace(s.mustGtu(t, "import", s.tarball).stdout); again != id {
+				t.Errorf("re-import gave id %s, want %s (once per content digest)", again, id)
+			}
+			var ims []struct {
+				ID    string   `json:"id"`
+				Names []string `json:"names"`
+			}
+			if err := json.Unmarshal([]byte(s.mustGtu(t, "images", "-f", "json").stdout), &ims); err != nil {
+				t.Fatal(err)
+			}
+			if len(ims) != 1 || ims[0].ID != id || len(ims[0].Names) != 1 || ims[0].Names[0] != "bb" {
+				t.Errorf("images: %+v, want one image %s named bb", ims, id)
+			}
+			var info struct {
+				Mode    string `json:"mode"`
+				Storage struct {
+					Driver string `json:"driver"`
+				} `json:"storage"`
+			}
+			if err := json.Unmarshal([]byte(s.mustGtu(t, "info").stdout), &info); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]string{false: "root", true: "rootless"}[rootless]; info.Mode != want || info.Storage.Driver == "" {
+				t.Errorf("info: %+v, want mode %s and a storage driver", info, want)
+			}
+			s.mustGtu(t, "rmi", "bb")
+			if out := strings.TrimSpace(s.mustGtu(t, "images", "-f", "json").stdout); out != "[]" {
+				t.Errorf("images after rmi: %s", out)
+			}
+		})
+	}
+}
