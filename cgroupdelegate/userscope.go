@@ -121,13 +121,8 @@ func (m *userScopeManager) Apply(pid int) error {
 	if _, err := conn.StartTransientUnitContext(ctx, m.r.Unit, "fail", props, done); err != nil {
 		return fmt.Errorf("scope %s: start: %w", m.r.Unit, err)
 	}
-	select {
-	case res := <-done:
-		if res != "done" {
-			return fmt.Errorf("scope %s: start job %s", m.r.Unit, res)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("scope %s: start: %w", m.r.Unit, ctx.Err())
+	if err := waitJob(ctx, m.r.Unit, "start", done); err != nil {
+		return err
 	}
 	prop, err := conn.GetUnitTypePropertyContext(ctx, m.r.Unit, "Scope", "ControlGroup")
 	if err != nil {
@@ -271,16 +266,24 @@ func (m *userScopeManager) stop() error {
 		}
 		return fmt.Errorf("scope %s: stop: %w", m.r.Unit, err)
 	}
-	select {
-	case res := <-done:
-		if res != "done" {
-			return fmt.Errorf("scope %s: stop job %s", m.r.Unit, res)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("scope %s: stop: %w", m.r.Unit, ctx.Err())
+	if err := waitJob(ctx, m.r.Unit, "stop", done); err != nil {
+		return err
 	}
 	// A scope that ended in "failed" stays loaded; forget it, so that
 	// the name can be used again.
 	_ = conn.ResetFailedUnitContext(ctx, m.r.Unit)
 	return nil
+}
+
+// waitJob waits for a systemd job's result on done ("done" is success).
+func waitJob(ctx context.Context, unit, verb string, done <-chan string) error {
+	select {
+	case res := <-done:
+		if res != "done" {
+			return fmt.Errorf("scope %s: %s job %s", unit, verb, res)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("scope %s: %s: %w", unit, verb, ctx.Err())
+	}
 }

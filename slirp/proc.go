@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/internal/procfs"
 )
 
 // namespaces holds the target's namespaces open for the helper, which gets
@@ -79,23 +81,10 @@ func procStat(pid int) (start uint64, state byte, err error) {
 	return parseStat(p, b)
 }
 
-// parseStat reads fields 3 and 22 of a /proc/PID/stat line. Field 2, the
-// comm in parentheses, may hold spaces and ')', so fields are counted from
-// the last ')'.
+// parseStat: see procfs.ParseStat.
 func parseStat(p string, b []byte) (start uint64, state byte, err error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("parse %s: no ')' closing the comm field", p)
-	}
-	f := bytes.Fields(b[i+1:]) // f[0] is field 3
-	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("parse %s: %d fields after the comm, want at least 20", p, len(f))
-	}
-	start, err = strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("parse %s: field 22 (starttime): %w", p, err)
-	}
-	return start, f[0][0], nil
+	state, start, err = procfs.ParseStat(p, b)
+	return start, state, err
 }
 
 // defaultRoute reads the IPv4 default route of pid's network namespace.

@@ -116,6 +116,10 @@ func chooseDriver(want, root, runRoot string) (string, error) {
 		if hasLayers(root, rec) {
 			return "", fmt.Errorf("--driver %s: store %s holds layers of driver %s (remove its images or use another --root)", want, root, rec)
 		}
+		// An empty store may switch drivers: forget the old choice.
+		if err := os.Remove(filepath.Join(root, driverFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("--driver %s: %w", want, err)
+		}
 	case !errors.Is(err, os.ErrNotExist):
 		return "", fmt.Errorf("read %s: %w", filepath.Join(root, driverFile), err)
 	}
@@ -126,8 +130,32 @@ func chooseDriver(want, root, runRoot string) (string, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return "", fmt.Errorf("create store %s: %w", root, err)
 	}
-	if err := os.WriteFile(filepath.Join(root, driverFile), []byte(chosen+"\n"), 0o600); err != nil {
+	return recordDriver(root, chosen)
+}
+
+// recordDriver writes the choice so that concurrent first uses of a store
+// agree: the file appears whole (written aside, then hard-linked into
+// place) and only once; a process that loses the race takes the winner's.
+func recordDriver(root, chosen string) (string, error) {
+	path := filepath.Join(root, driverFile)
+	tmp, err := os.CreateTemp(root, "."+driverFile+"-*")
+	if err != nil {
 		return "", fmt.Errorf("record driver in %s: %w", root, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.WriteString(chosen + "\n")
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		return "", fmt.Errorf("record driver in %s: %w", root, err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("record driver in %s: %w", root, err)
+		}
+		rec, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return "", fmt.Errorf("read %s: %w", path, rerr)
+		}
+		return strings.TrimSpace(string(rec)), nil
 	}
 	return chosen, nil
 }

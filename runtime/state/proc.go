@@ -1,12 +1,13 @@
 package state
 
 import (
-	"bytes"
 	"fmt"
 	"io/fs"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/internal/procfs"
 )
 
 // statBufSize bounds /proc/PID/stat: 52 numeric fields of at most 20 digits
@@ -64,21 +65,7 @@ func readSmall(p string) ([]byte, error) {
 	return nil, fmt.Errorf("read %s: longer than %d bytes", p, statBufSize)
 }
 
-// parseStat returns fields 3 (state) and 22 (starttime) of a /proc/PID/stat
-// line. Field 2, the comm in parentheses, is chosen by the process and may
-// hold spaces and ')', so the fields are counted from the last ')'.
+// parseStat: see procfs.ParseStat.
 func parseStat(p string, b []byte) (state byte, start uint64, err error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, fmt.Errorf("parse %s: no ')' closing the comm field", p)
-	}
-	f := bytes.Fields(b[i+1:]) // f[0] is field 3
-	if len(f) < 20 {
-		return 0, 0, fmt.Errorf("parse %s: %d fields after the comm, want at least 20", p, len(f))
-	}
-	start, err = strconv.ParseUint(string(f[19]), 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("parse %s: field 22 (starttime): %w", p, err)
-	}
-	return f[0][0], start, nil
+	return procfs.ParseStat(p, b)
 }
