@@ -4,13 +4,17 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
-	"github.com/moby/profiles/seccomp"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/gophertainer/gtu/subid"
+	"github.com/gophertainer/gtu/userns"
 )
 
 // kit is the one bundle every runtime runs: one busybox-static rootfs shared
@@ -29,17 +33,17 @@ type kit struct {
 
 const cgroupParent = "gtu-bench"
 
-func newKit(dir, busybox, runc string, rootlessUID, rootlessGID int) (*kit, error) {
+func newKit(dir, busybox, runc, rootlessName string, rootlessUID, rootlessGID int) (*kit, error) {
 	k := &kit{dir: dir, rootfs: filepath.Join(dir, "rootfs")}
 	if err := buildRootfs(k.rootfs, busybox); err != nil {
 		return nil, err
 	}
 	var err error
-	if k.spec, err = makeSpec(runc, dir, k.rootfs, false, 0, 0); err != nil {
+	if k.spec, err = makeSpec(runc, dir, k.rootfs, false, "", 0, 0); err != nil {
 		return nil, err
 	}
 	if rootlessUID >= 0 {
-		if k.rootless, err = makeSpec(runc, dir, k.rootfs, true, rootlessUID, rootlessGID); err != nil {
+		if k.rootless, err = makeSpec(runc, dir, k.rootfs, true, rootlessName, rootlessUID, rootlessGID); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +120,7 @@ func copyFile(src, dst string, mode os.FileMode) error {
 }
 
 // makeSpec runs `runc spec [--rootless]` and patches what the benchmark needs.
-func makeSpec(runc, dir, rootfs string, rootless bool, uid, gid int) ([]byte, error) {
+func makeSpec(runc, dir, rootfs string, rootless bool, name string, uid, gid int) ([]byte, error) {
 	tmp, err := os.MkdirTemp(dir, "spec-")
 	if err != nil {
 		return nil, err
@@ -144,15 +148,14 @@ func makeSpec(runc, dir, rootfs string, rootless bool, uid, gid int) ([]byte, er
 	linux := obj(spec, "linux")
 	if rootless {
 		// `runc spec --rootless` maps container root to the caller's ids,
-		// which are root's here; the benchmark runs as an unprivileged user.
-		for key, id := range map[string]int{"uidMappings": uid, "gidMappings": gid} {
-			maps, _ := linux[key].([]any)
-			for _, m := range maps {
-				if mm, ok := m.(map[string]any); ok {
-					mm["hostID"] = id
-				}
-			}
-		}
+		// which are root's here; the benchmark runs as an unprivileged
+		// user: its full map, its own id then its subordinate ranges, the
+		// map rootless users of both runtimes want (and gtu's session
+		// has). A user without ranges gets its one id.
+		subU, subG, _ := subid.ForUser(name, uint32(uid))
+		uids, _ := userns.Build(uint32(uid), subU, "uid")
+		gids, _ := userns.Build(uint32(gid), subG, "gid")
+		linux["uidMappings"], linux["gidMappings"] = uids, gids
 	}
 	return json.Marshal(spec)
 }

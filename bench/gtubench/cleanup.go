@@ -47,6 +47,7 @@ func cleanup(workdir string, r *reaper) error {
 			}
 		}
 	}
+	stopSession(filepath.Join(workdir, "xdg-rootless", "gtu-session"))
 	if err := removeCgroups(); err != nil {
 		errs = append(errs, err)
 	}
@@ -54,6 +55,31 @@ func cleanup(workdir string, r *reaper) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// stopSession ends the rootless session gtu started for the rootless
+// scenario's user (its XDG_RUNTIME_DIR is the work directory's), which
+// otherwise outlives the run: its top process is in daemon_pid, and it
+// runs only while it holds the flock on lock.
+func stopSession(dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, "daemon_pid"))
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return
+	}
+	lock, err := os.Open(filepath.Join(dir, "lock"))
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if syscall.Flock(int(lock.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == nil {
+		return // nobody holds it: the session is gone, the pid may be another's
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_SH) // until it has let go
 }
 
 func runQuiet(r *reaper, argv ...string) {

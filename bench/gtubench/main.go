@@ -28,20 +28,21 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 type options struct {
-	short       bool
-	runtimes    multiFlag
-	skips       multiFlag
-	runs        int
-	warmup      int
-	concurrency int
-	rounds      int
-	only        string
-	out         string
-	workdir     string
-	busybox     string
-	specRunc    string
-	command     string
-	rootless    bool
+	short        bool
+	runtimes     multiFlag
+	skips        multiFlag
+	runs         int
+	warmup       int
+	concurrency  int
+	rounds       int
+	only         string
+	out          string
+	workdir      string
+	busybox      string
+	specRunc     string
+	command      string
+	rootless     bool
+	rootlessUser string
 }
 
 type rtDef struct {
@@ -54,18 +55,20 @@ type rtDef struct {
 }
 
 type bench struct {
-	ctx      context.Context
-	opts     options
-	r        *reaper
-	kit      *kit
-	rts      []*rtDef
-	res      *results
-	seq      atomic.Int64
-	nobody   *syscall.Credential
-	nobEnv   []string
-	started  time.Time
-	memCg    string // v1 memory cgroup /gtu-bench, "" when there is none
-	memCgWhy string
+	ctx    context.Context
+	opts   options
+	r      *reaper
+	kit    *kit
+	rts    []*rtDef
+	res    *results
+	seq    atomic.Int64
+	nobody *syscall.Credential // the rootless scenario's user (-rootless-user)
+	// rootlessName is that user's name.
+	rootlessName string
+	nobEnv       []string
+	started      time.Time
+	memCg        string // v1 memory cgroup /gtu-bench, "" when there is none
+	memCgWhy     string
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
@@ -104,7 +107,8 @@ func main() {
 	fs.StringVar(&o.busybox, "busybox", "/bin/busybox", "static busybox for the rootfs")
 	fs.StringVar(&o.specRunc, "spec-runc", "/usr/sbin/runc", "runc used only to generate config.json (`runc spec`)")
 	fs.StringVar(&o.command, "command", "", "command line to record in the report")
-	fs.BoolVar(&o.rootless, "rootless", true, "also measure `run` as an unprivileged user (nobody)")
+	fs.BoolVar(&o.rootless, "rootless", true, "also measure `run` as an unprivileged user (-rootless-user)")
+	fs.StringVar(&o.rootlessUser, "rootless-user", "gtutest", "the unprivileged user of the rootless scenario; with subordinate ids both runtimes get its full map (nobody, with one id, if the user is missing)")
 	_ = fs.Parse(args)
 	if o.short {
 		// --short lowers the counts that were not given explicitly.
@@ -124,7 +128,7 @@ func main() {
 
 func mainRun(o options) int {
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "gtubench: must run as root (the rootless scenario drops to nobody by itself)")
+		fmt.Fprintln(os.Stderr, "gtubench: must run as root (the rootless scenario drops to its user by itself)")
 		return 2
 	}
 	rts, err := parseRuntimes(o)
@@ -225,12 +229,16 @@ func (b *bench) setup() error {
 	}
 	uid, gid := -1, -1
 	if b.opts.rootless && b.want("rootless") {
-		if u, err := user.Lookup("nobody"); err == nil {
-			uid, _ = strconv.Atoi(u.Uid)
-			gid, _ = strconv.Atoi(u.Gid)
+		for _, name := range []string{b.opts.rootlessUser, "nobody"} {
+			if u, err := user.Lookup(name); err == nil {
+				uid, _ = strconv.Atoi(u.Uid)
+				gid, _ = strconv.Atoi(u.Gid)
+				b.rootlessName = name
+				break
+			}
 		}
 	}
-	// The rootless roots sit below directories nobody can traverse.
+	// The rootless roots sit below directories anyone can traverse.
 	for _, d := range []string{"roots", "roots/rootless"} {
 		if err := os.MkdirAll(filepath.Join(w, d), 0o755); err != nil {
 			return err
@@ -271,12 +279,12 @@ func (b *bench) setup() error {
 		}
 		b.nobody = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 		b.nobEnv = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + xdg,
-			"XDG_RUNTIME_DIR=" + xdg, "USER=nobody", "LANG=C"}
+			"XDG_RUNTIME_DIR=" + xdg, "USER=" + b.rootlessName, "LOGNAME=" + b.rootlessName, "LANG=C"}
 	}
 	var err error
 	// Everything that uses os/exec (runc spec, busybox --list, --version)
 	// happens before the reaper starts.
-	if b.kit, err = newKit(filepath.Join(w, "bundle"), b.opts.busybox, b.opts.specRunc, uid, gid); err != nil {
+	if b.kit, err = newKit(filepath.Join(w, "bundle"), b.opts.busybox, b.opts.specRunc, b.rootlessName, uid, gid); err != nil {
 		return err
 	}
 	b.setupMemCgroup()

@@ -17,7 +17,7 @@ var scenarioDefs = []struct{ key, title, unit string }{
 	{"start", "start, root", "ms"},
 	{"delete", "delete of a stopped container, root", "ms"},
 	{"exec", "exec of `true` in a running container, root", "ms"},
-	{"run-rootless", "run of `true`, rootless (as nobody)", "ms"},
+	{"run-rootless", "run of `true`, rootless (full subordinate id map)", "ms"},
 	{"rss", "peak RSS of the runtime's processes during run, root", "MiB"},
 	{"rss-rootless", "peak RSS of the runtime's processes during run, rootless", "MiB"},
 	{"rss-seccomp", "peak RSS of the runtime's processes during run with seccomp, root", "MiB"},

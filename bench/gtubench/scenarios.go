@@ -43,10 +43,10 @@ func (b *bench) probe() {
 		case !b.opts.rootless || !b.want("rootless"):
 			rt.rootlessSkip = "not asked for"
 		case b.nobody == nil:
-			rt.rootlessSkip = "no user nobody on this host"
+			rt.rootlessSkip = "no unprivileged user on this host (-rootless-user, nobody)"
 		default:
 			if err := b.runOnce(rt, true); err != nil {
-				rt.rootlessSkip = fmt.Sprintf("rootless `%s run` as nobody failed: %v", rt.name, err)
+				rt.rootlessSkip = fmt.Sprintf("rootless `%s run` as %s failed: %v", rt.name, b.rootlessName, err)
 				fmt.Printf("  %-6s rootless skipped: %s\n", rt.name, rt.rootlessSkip)
 			}
 		}
@@ -120,7 +120,7 @@ func (b *bench) seccompScenario() error {
 }
 
 func (b *bench) rootlessScenario() error {
-	fmt.Println("scenario: run (rootless, as nobody)")
+	fmt.Printf("scenario: run (rootless, as %s)\n", b.rootlessName)
 	var rts []*rtDef
 	sc := b.res.get("run-rootless")
 	for _, rt := range b.active() {
