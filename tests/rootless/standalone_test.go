@@ -100,6 +100,16 @@ func TestStandalone(t *testing.T) {
 	if _, n := s.storeInfo(t); n != 0 {
 		t.Errorf("%d container layers left after foreground runs", n)
 	}
+	// -t gives a terminal, -i passes stdin through, the exit status too.
+	if out := s.mustGtu(t, "--name", name, "--rootfs", s.tarball, "-t", "--cmd", "sh -c 'tty; test -t 0 && echo stdin-tty'").stdout; !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "stdin-tty") {
+		t.Errorf("-t: %q, want a pty on stdin", out)
+	}
+	cmd := s.e.command("--name", name, "--rootfs", s.tarball, "-i", "--cmd", "sh")
+	cmd.Env = append(cmd.Env, "GOPHERTAINER_ROOT="+filepath.Dir(s.store))
+	cmd.Stdin = strings.NewReader("echo from-stdin; exit 3\n")
+	if r := execute(cmd); r.code != 3 || r.stdout != "from-stdin\n" {
+		t.Errorf("-i: %v, want from-stdin and exit status 3", r)
+	}
 
 	// Detached: an ordinary container, by name.
 	s.mustGtu(t, "--name", name, "--rootfs", s.tarball, "--detach", "--cmd", "sh -c 'echo up; exec sleep 1000'")
