@@ -265,6 +265,16 @@ func TestContainerService(t *testing.T) {
 	if state.Status != specs.StateRunning || state.Pid <= 0 {
 		t.Errorf("gtu state: %+v, want running", state)
 	}
+	// gtu runs inside the manager's tree here, so its rootless cgroup is
+	// a Delegate=yes scope the user manager made over D-Bus.
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(state.Pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := "/user@" + strconv.Itoa(e.uid) + ".service/"
+	if !strings.Contains(string(cg), scope) || !strings.Contains(string(cg), "gtu-"+e.containerID+".scope") {
+		t.Errorf("the container's cgroups are not the scope gtu-%s.scope below %s:\n%s", e.containerID, scope, cg)
+	}
 
 	e.mustAs("systemctl", "--user", "stop", unit)
 	if st := e.activeState(unit); st != "inactive" {
