@@ -43,6 +43,7 @@ func init() {
 }
 
 func main() {
+	enterSessionEarly(os.Args[1:])
 	if err := container.ResumeInSession(); err != nil {
 		fmt.Fprintf(os.Stderr, "gtu: %v\n", err)
 		os.Exit(1)
