@@ -95,6 +95,25 @@ setup_user() {
 	chmod 0700 "/run/user/$uid"
 }
 
+# setup_nosub_user makes a second unprivileged user with no subordinate ids:
+# the rootless tests check gtu's single-mapping fallback (and its warning)
+# with it. Lines a host added for it are left alone.
+nosub_user=gtunosub
+setup_nosub_user() {
+	if ! id -u "$nosub_user" >/dev/null 2>&1; then
+		useradd --create-home --user-group --shell /bin/bash "$nosub_user"
+		echo "setup-test-host: created user $nosub_user"
+	fi
+	# newer useradd allocates ranges by itself: take them back.
+	sed -i "/^${nosub_user}:/d" /etc/subuid /etc/subgid
+	local uid gid
+	uid=$(id -u "$nosub_user")
+	gid=$(id -g "$nosub_user")
+	mkdir -p "/run/user/$uid"
+	chown "$uid:$gid" "/run/user/$uid"
+	chmod 0700 "/run/user/$uid"
+}
+
 setup_devices() {
 	local dev
 	for dev in /dev/fuse /dev/net/tun; do
@@ -135,6 +154,7 @@ EOF
 
 install_packages
 setup_user
+setup_nosub_user
 setup_devices
 setup_containers_conf
 echo "setup-test-host: ok"

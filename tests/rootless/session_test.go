@@ -237,3 +237,27 @@ func readPid(t *testing.T, path string) int {
 func alive(pid int) bool {
 	return syscall.Kill(pid, 0) == nil && !isZombie(pid)
 }
+
+// TestRootlessWithoutSubids: a user without subordinate ids still gets
+// rootless containers, with only its own id mapped, and one warning that
+// says what is lost and which file to fix.
+func TestRootlessWithoutSubids(t *testing.T) {
+	e := newUserEnvAs(t, noSubidUserName)
+	// Its session must be started by this test to see the warning.
+	stop := e.command("session", "stop")
+	_ = execute(stop)
+	c := e.newContainer(t, "sh", "-c", "id -u; cat /proc/self/uid_map")
+	r := c.run()
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	f := strings.Fields(r.stdout)
+	if want := []string{"0", "0", strconv.Itoa(e.user.uid), "1"}; strings.Join(f, " ") != strings.Join(want, " ") {
+		t.Errorf("inside: %q, want uid 0 and the one-line map %v", r.stdout, want)
+	}
+	mustContain(t, "the warning", r.stderr, "/etc/subuid")
+	if n := strings.Count(r.stderr, "/etc/subuid"); n != 1 {
+		t.Errorf("the warning came %d times:\n%s", n, r.stderr)
+	}
+	c.assertGone()
+}

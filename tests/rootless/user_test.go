@@ -26,12 +26,16 @@ type testUser struct {
 
 const testUserName = "gtutest"
 
-// lookupTestUser returns the test user, or skips saying how to create it.
-func lookupTestUser(t *testing.T) *testUser {
+// noSubidUserName has no subordinate ids (the single-mapping fallback).
+const noSubidUserName = "gtunosub"
+
+// lookupTestUser returns the named test user, or skips saying how to
+// create it.
+func lookupTestUser(t *testing.T, name string) *testUser {
 	t.Helper()
-	u, err := user.LookupUser(testUserName)
+	u, err := user.LookupUser(name)
 	if err != nil {
-		t.Skipf("no user %s (%v): run `sudo bash scripts/setup-test-host.sh`", testUserName, err)
+		t.Skipf("no user %s (%v): run `sudo bash scripts/setup-test-host.sh`", name, err)
 	}
 	if _, err := os.Stat(runtimeDirOf(u.Uid)); err != nil {
 		t.Skipf("%v: run `sudo bash scripts/setup-test-host.sh`", err)
@@ -45,11 +49,17 @@ func runtimeDirOf(uid int) string { return "/run/user/" + strconv.Itoa(uid) }
 // with a state directory the user owns.
 func newUserEnv(t *testing.T) *env {
 	t.Helper()
+	return newUserEnvAs(t, testUserName)
+}
+
+// newUserEnvAs is newUserEnv for another test user.
+func newUserEnvAs(t *testing.T, name string) *env {
+	t.Helper()
 	requireRoot(t)
 	if runtimeIsRunc {
 		t.Skip("rootless tests exercise gtu's session; runc has none")
 	}
-	u := lookupTestUser(t)
+	u := lookupTestUser(t, name)
 	root := shortTempDir(t, "gtuu")
 	if err := os.Chown(root, u.uid, u.gid); err != nil {
 		t.Fatal(err)
@@ -90,11 +100,13 @@ func (u *testUser) own(t *testing.T, dir string) {
 // stopUserSession ends the test user's rootless session, which the
 // rootless tests started, so the suite leaves no process behind.
 func stopUserSession() {
-	u, err := user.LookupUser(testUserName)
-	if err != nil || runtimeIsRunc {
-		return
+	for _, name := range []string{testUserName, noSubidUserName} {
+		u, err := user.LookupUser(name)
+		if err != nil || runtimeIsRunc {
+			continue
+		}
+		cmd := exec.Command(runtimeBin, "session", "stop")
+		(&testUser{name: u.Name, uid: u.Uid, gid: u.Gid, home: u.Home}).apply(cmd)
+		_ = cmd.Run() // no session: nothing to stop
 	}
-	cmd := exec.Command(runtimeBin, "session", "stop")
-	(&testUser{name: u.Name, uid: u.Uid, gid: u.Gid, home: u.Home}).apply(cmd)
-	_ = cmd.Run() // no session: nothing to stop
 }
