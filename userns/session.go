@@ -100,9 +100,6 @@ func Ensure(dir string, log *slog.Logger) (*Session, error) {
 	return &Session{Dir: dir, Pid: pid}, nil
 }
 
-// ErrNoSession means no session is running.
-var ErrNoSession = errors.New("no rootless session is running")
-
 // Find returns the live session in dir, or ErrNoSession.
 func Find(dir string) (*Session, error) {
 	pid, err := alive(dir)

@@ -29,9 +29,6 @@ func watch(dir string) (*watcher, error) {
 
 func (w *watcher) close() { unix.Close(w.fd) }
 
-// errDied means the process exited before the file appeared.
-var errDied = errors.New("the session exited during start-up")
-
 // wait returns once path exists (written and closed) or fails when pid
 // exits first.
 func (w *watcher) wait(pid int, path string) error {
