@@ -24,7 +24,6 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/gophertainer/gtu/runtime/container"
 	"github.com/gophertainer/gtu/runtime/initproc"
 	"github.com/gophertainer/gtu/runtime/protocol"
 )
@@ -129,13 +128,7 @@ func (c *CLI) setupLogging() (func(), error) {
 // again with the whole model, so that users get the same help, messages
 // and usage as always: a wrong guess can only fail, never parse otherwise.
 func parse(cli *CLI, args []string) (*kong.Context, error) {
-	if verb, others := otherVerbs(args); others != "" {
-		switch verb {
-		case "Run", "Create", "Exec", "Delete":
-			// They decode config.json or the saved cgroup: see
-			// container.Warm.
-			go container.Warm()
-		}
+	if others := otherVerbs(args); others != "" {
 		p, err := kong.New(cli, append(kongOptions(), kong.IgnoreFields(others))...)
 		if err == nil {
 			if kctx, err := p.Parse(args); err == nil {
@@ -156,19 +149,19 @@ func kongOptions() []kong.Option {
 	}
 }
 
-// otherVerbs returns the field of CLI of the verb args name and a
-// kong.IgnoreFields pattern matching every other verb, or "" when args ask
-// for help or name no verb of CLI. The verb is the first argument that is neither a global flag nor
+// otherVerbs returns a kong.IgnoreFields pattern matching every verb of CLI
+// but the one args name, or "" when args ask for help or name no verb of
+// CLI. The verb is the first argument that is neither a global flag nor
 // the value of one (--root DIR: global flags of plain string or int type
 // take the next argument as their value).
-func otherVerbs(args []string) (string, string) {
+func otherVerbs(args []string) string {
 	t := reflect.TypeFor[CLI]()
 	verb := ""
 	for i := 0; i < len(args) && verb == ""; i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			return "", ""
+			return ""
 		case !strings.HasPrefix(a, "-"):
 			verb = a
 		case strings.Contains(a, "="):
@@ -183,26 +176,26 @@ func otherVerbs(args []string) (string, string) {
 			break
 		}
 		if a == "-h" || a == "--help" {
-			return "", ""
+			return ""
 		}
 	}
 	var others []string
-	field := ""
+	found := false
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if _, isCmd := f.Tag.Lookup("cmd"); !isCmd {
 			continue
 		}
 		if kebab(f.Name) == verb {
-			field = f.Name
+			found = true
 			continue
 		}
 		others = append(others, f.Name)
 	}
-	if field == "" || len(others) == 0 {
-		return "", ""
+	if !found || len(others) == 0 {
+		return ""
 	}
-	return field, "^" + t.Name() + `\.(` + strings.Join(others, "|") + ")$"
+	return "^" + t.Name() + `\.(` + strings.Join(others, "|") + ")$"
 }
 
 // globalFlag finds the field of CLI that flag (--name or -s) sets.

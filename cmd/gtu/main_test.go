@@ -26,10 +26,7 @@ func TestOtherVerbs(t *testing.T) {
 		{[]string{"help"}, ""},
 		{[]string{"--", "run"}, ""},
 	} {
-		verb, got := otherVerbs(tc.args)
-		if verb != tc.verb {
-			t.Errorf("%q: verb %q, want %q", tc.args, verb, tc.verb)
-		}
+		got := otherVerbs(tc.args)
 		if tc.verb == "" {
 			if got != "" {
 				t.Errorf("%q: got pattern %q, want the whole model", tc.args, got)
