@@ -74,6 +74,9 @@ type bench struct {
 var validName = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "spawn" {
+		spawnMain(os.Args[2:])
+	}
 	if len(os.Args) > 1 && os.Args[1] == "cleanup" {
 		fs := flag.NewFlagSet("cleanup", flag.ExitOnError)
 		workdir := fs.String("workdir", "", "work directory of an earlier run")

@@ -111,6 +111,9 @@ type cmdSpec struct {
 	env     []string // nil: a minimal root environment
 	stdout  bool     // capture stdout into result.stdout
 	timeout time.Duration
+	// isolate starts the command through a fresh `gtubench spawn` (see
+	// spawnMain), so that its ru_maxrss is its own, not this driver's.
+	isolate bool
 }
 
 type result struct {
@@ -175,10 +178,27 @@ func (r *reaper) run(c cmdSpec) (result, error) {
 		Files: []uintptr{r.devnull.Fd(), out.Fd(), errf.Fd()},
 		Sys:   &syscall.SysProcAttr{Setpgid: true, Credential: c.cred},
 	}
+	argv := c.argv
+	var report *os.File
+	if c.isolate {
+		self, err := os.Executable()
+		if err != nil {
+			return result{}, err
+		}
+		rp, wp, err := os.Pipe()
+		if err != nil {
+			return result{}, err
+		}
+		defer rp.Close()
+		defer wp.Close()
+		report = rp
+		argv = append([]string{self, "spawn", "--"}, c.argv...)
+		attr.Files = append(attr.Files, wp.Fd())
+	}
 	done := make(chan exitInfo, 1)
 	r.mu.Lock()
 	start := time.Now()
-	pid, err := syscall.ForkExec(c.argv[0], c.argv, attr)
+	pid, err := syscall.ForkExec(argv[0], argv, attr)
 	if err == nil {
 		r.waiting[pid] = done
 	}
@@ -200,6 +220,11 @@ func (r *reaper) run(c cmdSpec) (result, error) {
 		return result{}, fmt.Errorf("%s: timed out after %s", strings.Join(c.argv, " "), timeout)
 	}
 	res := result{elapsed: ex.end.Sub(start), maxRSSKiB: ex.rusage.Maxrss, status: ex.status}
+	if report != nil {
+		if err := readSpawnReport(report, &res); err != nil {
+			return result{}, fmt.Errorf("%s: %w", strings.Join(c.argv, " "), err)
+		}
+	}
 	res.stderr = readHead(errf.Name(), 4096)
 	if outf != nil {
 		res.stdout = readHead(outf.Name(), 1<<20)

@@ -151,8 +151,10 @@ func (b *bench) runLike(rootless, withSeccomp bool, key, rssKey string, rts ...*
 			return err
 		}
 		defer b.kit.dropBundle(id)
+		c := b.cmd(rt, rootless, "run", "--bundle", dir, id)
+		c.isolate = true // its RSS is recorded
 		b.r.takeOrphans()
-		res, err := b.r.must(b.cmd(rt, rootless, "run", "--bundle", dir, id))
+		res, err := b.r.must(c)
 		_, orphanRSS := b.r.takeOrphans()
 		if err != nil {
 			b.forceDelete(rt, rootless, id)

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	goruntime "runtime"
 	"strings"
 
@@ -49,13 +50,6 @@ func main() {
 		os.Exit(1)
 	}
 	var cli CLI
-	parser := kong.Must(&cli,
-		kong.Name("gtu"),
-		kong.Description("Gophertainer: a rootless-first, runc-compatible OCI container runtime."),
-		kong.UsageOnError(),
-		kong.Vars{"version": fmt.Sprintf("gtu version %s\nspec: %s\ngo: %s", version, specVersion(), goruntime.Version())},
-		kong.Exit(func(code int) { os.Exit(code) }),
-	)
 	args := os.Args[1:]
 	switch {
 	case len(args) == 1 && args[0] == "-v":
@@ -63,7 +57,7 @@ func main() {
 	case len(args) == 0:
 		args = []string{"--help"} // not standalone mode's "missing --name"
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parse(&cli, args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gtu: %v\n", err)
 		os.Exit(2)
@@ -136,4 +130,112 @@ func (c *CLI) setupLogging() (func(), error) {
 	slog.SetDefault(logger)
 	c.global.Log = logger
 	return closeFn, nil
+}
+
+// parse parses args into cli. kong builds its model of the command line by
+// reflection over every verb's flags, which costs about a millisecond and
+// a few hundred KiB of heap on every gtu call, and a container start is one
+// (measured with uprobes on kong.New). So the first attempt models only
+// the verb that args name (kong.IgnoreFields drops the other verbs). Help,
+// no recognisable verb, or any error from that attempt, and args are parsed
+// again with the whole model, so that users get the same help, messages
+// and usage as always: a wrong guess can only fail, never parse otherwise.
+func parse(cli *CLI, args []string) (*kong.Context, error) {
+	if others := otherVerbs(args); others != "" {
+		p, err := kong.New(cli, append(kongOptions(), kong.IgnoreFields(others))...)
+		if err == nil {
+			if kctx, err := p.Parse(args); err == nil {
+				return kctx, nil
+			}
+		}
+		*cli = CLI{}
+	}
+	return kong.Must(cli, append(kongOptions(), kong.UsageOnError())...).Parse(args)
+}
+
+func kongOptions() []kong.Option {
+	return []kong.Option{
+		kong.Name("gtu"),
+		kong.Description("Gophertainer: a rootless-first, runc-compatible OCI container runtime."),
+		kong.Vars{"version": fmt.Sprintf("gtu version %s\nspec: %s\ngo: %s", version, specVersion(), goruntime.Version())},
+		kong.Exit(func(code int) { os.Exit(code) }),
+	}
+}
+
+// otherVerbs returns a kong.IgnoreFields pattern matching every verb of CLI
+// but the one args name, or "" when args ask for help or name no verb of
+// CLI. The verb is the first argument that is neither a global flag nor
+// the value of one (--root DIR: global flags of plain string or int type
+// take the next argument as their value).
+func otherVerbs(args []string) string {
+	t := reflect.TypeFor[CLI]()
+	verb := ""
+	for i := 0; i < len(args) && verb == ""; i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case !strings.HasPrefix(a, "-"):
+			verb = a
+		case strings.Contains(a, "="):
+		default:
+			if f, ok := globalFlag(t, a); ok && (f.Type.Kind() == reflect.String || f.Type.Kind() == reflect.Int) && f.Type.PkgPath() == "" {
+				i++
+			}
+		}
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "--help" {
+			return ""
+		}
+	}
+	var others []string
+	found := false
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if _, isCmd := f.Tag.Lookup("cmd"); !isCmd {
+			continue
+		}
+		if kebab(f.Name) == verb {
+			found = true
+			continue
+		}
+		others = append(others, f.Name)
+	}
+	if !found || len(others) == 0 {
+		return ""
+	}
+	return "^" + t.Name() + `\.(` + strings.Join(others, "|") + ")$"
+}
+
+// globalFlag finds the field of CLI that flag (--name or -s) sets.
+func globalFlag(t reflect.Type, flag string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if _, isCmd := f.Tag.Lookup("cmd"); isCmd || !f.IsExported() {
+			continue
+		}
+		if flag == "--"+kebab(f.Name) || (f.Tag.Get("short") != "" && flag == "-"+f.Tag.Get("short")) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// kebab is kong's default name for a field: LogFormat -> log-format.
+func kebab(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

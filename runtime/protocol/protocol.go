@@ -61,11 +61,12 @@
 // as in runc: when start returns, the process is about to run, so a signal
 // sent right away reaches it rather than gtu.
 //
-// The socket carries a stream of JSON objects, one per message.
+// The socket carries one record per message: a length, a fingerprint of
+// the message layout, and the fields in a positional binary encoding (see
+// codec.go for why not JSON).
 package protocol
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -181,13 +182,12 @@ func (s *Sequence) Done() bool { return s.step == stepDone }
 type Conn struct {
 	role Role
 	seq  Sequence
-	enc  *json.Encoder
-	dec  *json.Decoder
+	rw   io.ReadWriter
 }
 
 // NewConn wraps rw (the sync socket) for role.
 func NewConn(rw io.ReadWriter, role Role) *Conn {
-	return &Conn{role: role, enc: json.NewEncoder(rw), dec: json.NewDecoder(rw)}
+	return &Conn{role: role, rw: rw}
 }
 
 // Send writes m after checking it is this end's turn to send it.
@@ -195,7 +195,7 @@ func (c *Conn) Send(m *Message) error {
 	if err := c.seq.Next(c.role, m.Kind); err != nil {
 		return err
 	}
-	if err := c.enc.Encode(m); err != nil {
+	if err := writeRecord(c.rw, m); err != nil {
 		return fmt.Errorf("send %s: %w", m.Kind, err)
 	}
 	return nil
@@ -206,7 +206,7 @@ func (c *Conn) Send(m *Message) error {
 // other end died: ErrPeerGone.
 func (c *Conn) Recv() (*Message, error) {
 	var m Message
-	if err := c.dec.Decode(&m); err != nil {
+	if err := readRecord(c.rw, &m); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("%w (no message from the %s)", ErrPeerGone, other(c.role))
 		}

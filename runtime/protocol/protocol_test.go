@@ -1,9 +1,12 @@
 package protocol
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"reflect"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -151,22 +154,110 @@ func TestRecvOutOfOrder(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	parent := NewConn(a, Parent)
-	go func() { _, _ = b.Write([]byte(`{"kind":"bootstrap"}` + "\n")) }()
+	// A well-formed bootstrap, but from the child's end.
+	go func() { _ = writeRecord(b, &Message{Kind: KindBootstrap}) }()
 	if _, err := parent.Recv(); !errors.Is(err, ErrOrder) {
 		t.Fatalf("want ErrOrder, got %v", err)
 	}
 }
 
 func TestRecvGarbage(t *testing.T) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	child := NewConn(a, Child)
-	go func() { _, _ = b.Write([]byte("{not json\n")) }()
-	if _, err := child.Recv(); err == nil || errors.Is(err, ErrPeerGone) {
-		t.Fatalf("want decode error, got %v", err)
+	for name, raw := range map[string][]byte{
+		"json":            []byte(`{"kind":"bootstrap","plan":{"id":"c1"}}` + "\n"),
+		"other layout":    frame(1, layout()+1, []byte{9}),
+		"trailing bytes":  frame(6, layout(), []byte{0, 0, 0, 0, 0, 0}),
+		"length too long": frame(2, layout(), []byte{0x7f, 'x'}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			child := NewConn(a, Child)
+			go func() { _, _ = b.Write(raw); b.Close() }()
+			_, err := child.Recv()
+			if err == nil || errors.Is(err, ErrOrder) {
+				t.Fatalf("want a decode error, got %v", err)
+			}
+			t.Log(err)
+		})
 	}
 	if Parent.String() != "parent" || Child.String() != "child" {
 		t.Fatal("role names")
+	}
+}
+
+func frame(n uint32, fp uint64, payload []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, n)
+	b = binary.BigEndian.AppendUint64(b, fp)
+	return append(b, payload...)
+}
+
+// TestRecordCarriesEveryField fills every field of a Message, at any
+// depth, with a value that is not the zero value, and checks that it comes
+// back equal: a field added to spec.Plan later cannot be dropped silently,
+// and a type the codec cannot carry fails here rather than at run time.
+func TestRecordCarriesEveryField(t *testing.T) {
+	var m Message
+	fill(reflect.ValueOf(&m).Elem(), 0)
+	var buf bytes.Buffer
+	if err := writeRecord(&buf, &m); err != nil {
+		t.Fatal(err)
+	}
+	var got Message
+	if err := readRecord(&buf, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip changed the message:\n got %+v\nwant %+v", got, m)
+	}
+	// nil and empty stay apart, as they do in the values the parent sends.
+	in := Message{Kind: KindBootstrap, Plan: &spec.Plan{Mounts: []spec.Mount{}, Sysctls: map[string]string{}}}
+	if err := writeRecord(&buf, &in); err != nil {
+		t.Fatal(err)
+	}
+	got = Message{}
+	if err := readRecord(&buf, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Plan.Mounts == nil || got.Plan.Sysctls == nil || got.Plan.Devices != nil || got.State != nil {
+		t.Fatalf("nil/empty not kept: %+v", got.Plan)
+	}
+}
+
+// fill sets v to a non-zero value that depends on depth.
+func fill(v reflect.Value, depth int) {
+	seed := depth + 1
+	switch v.Kind() {
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(-int64(seed))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		v.SetUint(uint64(seed) + 200)
+	case reflect.String:
+		v.SetString(strings.Repeat("s", seed))
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fill(p.Elem(), depth+1)
+		v.Set(p)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		fill(s.Index(0), depth+1)
+		fill(s.Index(1), depth+2)
+		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k, depth+1)
+		fill(e, depth+1)
+		m.SetMapIndex(k, e)
+		v.Set(m)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if wireField(v.Type().Field(i)) {
+				fill(v.Field(i), depth+1)
+			}
+		}
+	default:
+		panic("fill: " + v.Kind().String())
 	}
 }
