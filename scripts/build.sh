@@ -6,11 +6,21 @@
 # about 1 ms less per exec and 1.5 MiB less RSS). -s -w drops the symbol
 # table and DWARF, which are never loaded at run time but make the file
 # larger; -trimpath keeps build paths out of it.
+#
+# -gcflags ...=-l: no inlining in the non-standard-library packages (kong,
+# the cgroup and seccomp libraries, gtu's own). Inlining copies function
+# bodies into their callers and makes the binary larger, and a gtu process
+# is short-lived: its peak RSS is mostly the binary's pages it touches
+# (fault-around maps 64 KiB of the file at a time), not CPU time. Measured
+# interleaved against the inlined build (100 runs each): 310 KB smaller,
+# peak RSS of `gtu run` 8.2 -> 8.0 MiB, run and exec latency 0.99x. Not
+# for the standard library: without inlining there, run took 1.11x.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-bin/gtu}
 version=$(git describe --always --dirty 2>/dev/null || echo dev)
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$out" ./cmd/gtu
+CGO_ENABLED=0 go build -trimpath -gcflags='github.com/...=-l' -gcflags='golang.org/...=-l' \
+	-ldflags "-s -w -X main.version=$version" -o "$out" ./cmd/gtu
 # The seccomp profile compiler, next to gtu where gtu looks for it. It links
 # libseccomp (cgo, libseccomp-dev), so it is a program of its own: gtu itself
 # stays static and pays for libc nowhere (see cmd/gtu-seccomp).
