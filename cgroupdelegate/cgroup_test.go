@@ -528,14 +528,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reload(t, cg)
 	if !reflect.DeepEqual(loaded.cfg, cg.cfg) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", loaded.cfg.Resources, cg.cfg.Resources)
 	}
@@ -550,4 +543,18 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if _, err := Load(empty, nil); err != nil {
 		t.Errorf("Load without resources: %v", err)
 	}
+}
+
+// reload is what a later gtu process does: Load what Save wrote.
+func reload(t *testing.T, cg *Cgroup) *Cgroup {
+	t.Helper()
+	raw, err := cg.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(raw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loaded
 }

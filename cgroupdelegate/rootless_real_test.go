@@ -349,14 +349,7 @@ func helperDelegated(t *testing.T) {
 
 	// pause/resume through a loaded copy (a later gtu process), then
 	// kill everything.
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reload(t, cg)
 	if err := loaded.Freeze(); err != nil {
 		t.Fatal(err)
 	}
@@ -598,14 +591,7 @@ func helperScope(t *testing.T) {
 	}
 	mustFrozen(t, cg, false)
 
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reload(t, cg)
 	if pids, err := loaded.Pids(); err != nil || !slices.Equal(pids, []int{cmd.Process.Pid}) {
 		t.Errorf("Pids = %v, %v", pids, err)
 	}
@@ -677,14 +663,7 @@ func helperScopeLimits(t *testing.T) {
 	if own["memory"] != "/"+delegatedName(uid)+"/"+id || own["pids"] != "/"+delegatedName(uid)+"/"+id {
 		t.Errorf("process not in the delegated v1 cgroups: %v", own)
 	}
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reload(t, cg)
 	st, err := loaded.Stats()
 	if err != nil || st.MemoryStats.Usage.Limit != limitBytes || st.PidsStats.Current != 1 {
 		t.Errorf("Stats = memory limit %d, pids %d, %v", st.MemoryStats.Usage.Limit, st.PidsStats.Current, err)

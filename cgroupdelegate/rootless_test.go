@@ -288,14 +288,7 @@ func TestDisabled(t *testing.T) {
 	if err := cg.Freeze(); err == nil || !strings.Contains(err.Error(), "freezer") {
 		t.Errorf("Freeze error does not say why: %v", err)
 	}
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reload(t, cg)
 	if loaded.rootless == nil || loaded.rootless.Mode != modeDisabled || loaded.rootless.HostUID != 1001 {
 		t.Errorf("loaded rootless %+v", loaded.rootless)
 	}

@@ -193,14 +193,7 @@ func TestUpdateReal(t *testing.T) {
 	if got := readTrim(t, pidsFile); got != "max" {
 		t.Errorf("pids.max = %s after a failed update, want the previous max", got)
 	}
-	raw, err := cg.Save()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := Load(raw, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded := reload(t, cg)
 	if loaded.cfg.Resources.Memory != 64<<20 || loaded.cfg.Resources.PidsLimit == nil || *loaded.cfg.Resources.PidsLimit != -1 {
 		t.Errorf("saved resources %+v do not hold the update", loaded.cfg.Resources)
 	}

@@ -109,6 +109,18 @@ func (p *podman) startWaiter(t *testing.T) string {
 	return id
 }
 
+// stopAndRemove stops container id with the given timeout (seconds),
+// checks its status and exit code ("exited 0"), and removes it.
+func (p *podman) stopAndRemove(t *testing.T, id, timeout, want string) {
+	t.Helper()
+	p.mustRun(t, "stop", "--time", timeout, id)
+	if s := p.inspect(t, id, "{{.State.Status}} {{.State.ExitCode}}"); s != want {
+		t.Errorf("after stop: want %q, got %q", want, s)
+	}
+	p.mustRun(t, "rm", id)
+	p.assertNoContainers(t)
+}
+
 func (p *podman) assertNoContainers(t *testing.T) {
 	t.Helper()
 	if out := strings.TrimSpace(p.mustRun(t, "ps", "--all", "--quiet")); out != "" {
@@ -154,12 +166,7 @@ func TestPodman(t *testing.T) {
 		}
 		// The waiter exits 0 on TERM: a KILL after the timeout would show
 		// as 137.
-		p.mustRun(t, "stop", "--time", "30", id)
-		if s := p.inspect(t, id, "{{.State.Status}} {{.State.ExitCode}}"); s != "exited 0" {
-			t.Errorf("after stop: want \"exited 0\", got %q", s)
-		}
-		p.mustRun(t, "rm", id)
-		p.assertNoContainers(t)
+		p.stopAndRemove(t, id, "30", "exited 0")
 	})
 	t.Run("run -t", func(t *testing.T) {
 		out := p.mustRun(t, append(p.runArgs("--rm", "-t"), p.image, "sh", "-c", "tty; test -t 0 && echo stdin-tty")...)

@@ -61,10 +61,5 @@ func TestPodmanRootless(t *testing.T) {
 	}
 	// The container ignores SIGTERM: stop must end it with SIGKILL after
 	// the timeout.
-	p.mustRun(t, "stop", "--time", "1", id)
-	if s := p.inspect(t, id, "{{.State.Status}} {{.State.ExitCode}}"); s != "exited 137" {
-		t.Errorf("after stop: want \"exited 137\", got %q", s)
-	}
-	p.mustRun(t, "rm", id)
-	p.assertNoContainers(t)
+	p.stopAndRemove(t, id, "1", "exited 137")
 }
