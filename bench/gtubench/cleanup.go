@@ -47,7 +47,7 @@ func cleanup(workdir string, r *reaper) error {
 			}
 		}
 	}
-	stopSession(filepath.Join(workdir, "xdg-rootless", "gtu-session"))
+	stopSession(filepath.Join(workdir, "xdg-rootless", "gtu", ".session"))
 	if err := removeCgroups(); err != nil {
 		errs = append(errs, err)
 	}

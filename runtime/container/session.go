@@ -97,13 +97,15 @@ func DefaultRoot(m Mode) (string, error) {
 	return filepath.Join(d, "gtu"), nil
 }
 
-// SessionDir is where the caller's session keeps its files.
+// SessionDir is where the caller's session keeps its files: with the
+// state, under $XDG_RUNTIME_DIR/gtu (hidden, so no container id is likely
+// to meet it; `gtu list` skips it, it has no state.json).
 func SessionDir() (string, error) {
 	d, err := RuntimeDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(d, "gtu-session"), nil
+	return filepath.Join(d, "gtu", ".session"), nil
 }
 
 // EnterSession replaces this process by gtu with args running inside the

@@ -196,7 +196,7 @@ func TestRootlessSessionRecovers(t *testing.T) {
 	if r := c.run(); r.code != 0 {
 		t.Fatalf("%v", r)
 	}
-	dir := filepath.Join(runtimeDirOf(e.user.uid), "gtu-session")
+	dir := filepath.Join(runtimeDirOf(e.user.uid), "gtu", ".session")
 	daemon := readPid(t, filepath.Join(dir, "daemon_pid"))
 	joined := readPid(t, filepath.Join(dir, "child_pid"))
 	if err := syscall.Kill(daemon, syscall.SIGKILL); err != nil {
