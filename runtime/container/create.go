@@ -111,7 +111,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
-	if plan.Seccomp, err = compileSeccomp(g, s); err != nil {
+	if plan.Seccomp, err = compileSeccomp(g, linuxSeccomp(s)); err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
 	if plan.Process.Terminal && o.ConsoleSocket == "" && !foreground {
@@ -584,13 +584,21 @@ func hostID(maps []spec.IDMap, id uint32) uint32 {
 	return id
 }
 
-// compileSeccomp compiles linux.seccomp (cached under --root).
-func compileSeccomp(g Global, s *specs.Spec) (*spec.Seccomp, error) {
-	if s.Linux == nil || s.Linux.Seccomp == nil {
+// compileSeccomp compiles linux.seccomp (cached under --root); nil
+// without a profile.
+func compileSeccomp(g Global, profile *specs.LinuxSeccomp) (*spec.Seccomp, error) {
+	if profile == nil {
 		return nil, nil
 	}
 	c := seccomp.Compiler{Helper: seccomp.DefaultHelper(), CacheDir: filepath.Join(g.Root, ".gtu-seccomp-cache")}
-	return c.Compile(s.Linux.Seccomp)
+	return c.Compile(profile)
+}
+
+func linuxSeccomp(s *specs.Spec) *specs.LinuxSeccomp {
+	if s.Linux == nil {
+		return nil
+	}
+	return s.Linux.Seccomp
 }
 
 // listenerSocket connects to linux.seccomp.listenerPath, the seccomp

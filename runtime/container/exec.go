@@ -135,7 +135,7 @@ func unsupportedExecFlags(o ExecOptions) error {
 
 // execPlan builds the process from config.json's (or --process) and flags.
 func execPlan(g Global, bundle string, o ExecOptions) (*spec.Plan, error) {
-	s, err := spec.Load(bundle)
+	base, err := spec.LoadExecBase(bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func execPlan(g Global, bundle string, o ExecOptions) (*spec.Plan, error) {
 	}
 	po := o.Process
 	po.BoundingCaps = bounding
-	p, err := spec.ExecProcess(s.Process, proc, po)
+	p, err := spec.ExecProcess(base.Process, proc, po)
 	if err != nil {
 		if o.ProcessFile != "" {
 			return nil, fmt.Errorf("--process %s: %w", o.ProcessFile, err)
@@ -165,7 +165,7 @@ func execPlan(g Global, bundle string, o ExecOptions) (*spec.Plan, error) {
 	}
 	p.ID = o.ID
 	// The exec'd process gets the container's filter, as in runc.
-	if p.Seccomp, err = compileSeccomp(g, s); err != nil {
+	if p.Seccomp, err = compileSeccomp(g, base.Seccomp()); err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
 	return p, nil

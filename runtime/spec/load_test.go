@@ -1,10 +1,12 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -106,3 +108,35 @@ func TestPosition(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestLoadExecBase(t *testing.T) {
+	dir := t.TempDir()
+	s := Default(false)
+	s.Process.Args = []string{"sleep", "1"}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, err := LoadExecBase(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(base.Process, s.Process) || !reflect.DeepEqual(base.Seccomp(), s.Linux.Seccomp) {
+		t.Errorf("LoadExecBase lost the process or the seccomp profile")
+	}
+	if _, err := LoadExecBase(t.TempDir()); !errors.Is(err, ErrNoConfig) {
+		t.Errorf("no config.json: err = %v, want ErrNoConfig", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"process": 7}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadExecBase(dir); !errors.Is(err, ErrMalformed) {
+		t.Errorf("malformed: err = %v, want ErrMalformed", err)
+	}
+	if (&ExecBase{}).Seccomp() != nil {
+		t.Error("no linux: want no profile")
+	}
+}
