@@ -133,6 +133,10 @@ func mustFrozen(t *testing.T, cg *Cgroup, want bool) {
 	if got != want {
 		t.Fatalf("Frozen() = %v, want %v", got, want)
 	}
+	// The fast path later verbs take must agree wherever it answers.
+	if fast, known, err := FrozenAt(cg.Paths()); known && (err != nil || fast != want) {
+		t.Fatalf("FrozenAt(%v) = %v, %v; want %v like Frozen", cg.Paths(), fast, err, want)
+	}
 }
 
 func waitKilled(t *testing.T, cmd *exec.Cmd) {
@@ -557,4 +561,15 @@ func reload(t *testing.T, cg *Cgroup) *Cgroup {
 		t.Fatal(err)
 	}
 	return loaded
+}
+
+// FrozenAt answers only with a v1 freezer path (mustFrozen checks that its
+// answers agree with Frozen on real cgroups).
+func TestFrozenAtUnknown(t *testing.T) {
+	if _, known, _ := FrozenAt(map[string]string{"": "/sys/fs/cgroup/unified/x"}); known {
+		t.Error("no v1 freezer path: want unknown")
+	}
+	if _, known, _ := FrozenAt(nil); known {
+		t.Error("no paths: want unknown")
+	}
 }

@@ -109,6 +109,12 @@ func (h *handle) status() Status {
 	if _, err := os.Lstat(h.dir.FifoPath()); err == nil {
 		return Created
 	}
+	if frozen, known, err := cgroupdelegate.FrozenAt(h.st.CgroupPaths); known {
+		if err == nil && frozen {
+			return Paused
+		}
+		return Running
+	}
 	if cg, err := h.cgroup(); err == nil {
 		if frozen, err := cg.Frozen(); err == nil && frozen {
 			return Paused
