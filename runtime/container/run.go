@@ -54,7 +54,7 @@ func Run(g Global, o RunOptions) (int, error) {
 	if o.Keep {
 		return code, err
 	}
-	if derr := Delete(g, o.ID, true); derr != nil && err == nil {
+	if derr := deleteWith(g, o.ID, true, l.h.cg); derr != nil && err == nil {
 		err = fmt.Errorf("after exit: %w", derr)
 	}
 	return code, err
