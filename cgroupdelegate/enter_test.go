@@ -36,17 +36,7 @@ func TestEnterThreadClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("sleep", "1000")
-	err = osthread.Disposable(func() error {
-		unified, err := cg.EnterThread()
-		if err != nil {
-			return err
-		}
-		if unified != nil {
-			defer unified.Close()
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(unified.Fd())}
-		}
-		return cmd.Start()
-	})
+	err = startInCgroup(cg, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +102,21 @@ func readTasks(t *testing.T, dir string) []int {
 		tids = append(tids, n)
 	}
 	return tids
+}
+
+// startInCgroup starts cmd inside cg the way gtu starts a container's init:
+// from a disposable thread that entered the cgroup (v1 tasks), with
+// CLONE_INTO_CGROUP for cgroup2.
+func startInCgroup(cg *Cgroup, cmd *exec.Cmd) error {
+	return osthread.Disposable(func() error {
+		unified, err := cg.EnterThread()
+		if err != nil {
+			return err
+		}
+		if unified != nil {
+			defer unified.Close()
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(unified.Fd())}
+		}
+		return cmd.Start()
+	})
 }

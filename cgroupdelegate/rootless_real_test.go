@@ -22,8 +22,6 @@ import (
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/gophertainer/gtu/internal/osthread"
 )
 
 // Real rootless tests: root delegates (or starts a systemd --user manager),
@@ -377,17 +375,7 @@ func helperDelegated(t *testing.T) {
 	self, _ := os.Executable()
 	hogCmd := exec.Command(self, "-test.run=^TestRootlessHelper$")
 	hogCmd.Env = append(os.Environ(), helperEnv+"=hog")
-	err = osthread.Disposable(func() error {
-		unified, err := cg.EnterThread()
-		if err != nil {
-			return err
-		}
-		if unified != nil {
-			defer unified.Close()
-			hogCmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(unified.Fd())}
-		}
-		return hogCmd.Start()
-	})
+	err = startInCgroup(cg, hogCmd)
 	if err != nil {
 		t.Fatal(err)
 	}
