@@ -189,26 +189,19 @@ func (d *decoder) fail(format string, args ...any) {
 	}
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
-}
+func (d *decoder) uvarint() uint64 { return readVar(d, binary.Uvarint, "uvarint") }
 
-func (d *decoder) varint() int64 {
+func (d *decoder) varint() int64 { return readVar(d, binary.Varint, "varint") }
+
+// readVar reads one varint-encoded number with read (binary.Uvarint or
+// binary.Varint).
+func readVar[T uint64 | int64](d *decoder, read func([]byte) (T, int), what string) T {
 	if d.err != nil {
 		return 0
 	}
-	x, n := binary.Varint(d.b)
+	x, n := read(d.b)
 	if n <= 0 {
-		d.fail("bad varint")
+		d.fail("bad %s", what)
 		return 0
 	}
 	d.b = d.b[n:]
