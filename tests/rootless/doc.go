@@ -8,9 +8,12 @@
 // from ./cmd/gtu by TestMain. Pointing GTU_TEST_RUNTIME at runc 1.1.5
 // (/usr/sbin/runc) checks the tests themselves: every test passes against
 // runc except the assertions marked with specOnly, where gtu's documented
-// behaviour deliberately differs from runc's.
+// behaviour deliberately differs from runc's, and gtu's own features
+// (rootless session, standalone mode, images, networking), which skip there.
 //
-// The tests need root today; each one skips with its reason otherwise. The
-// package name anticipates the rootless matrix (the same tests run as an
-// unprivileged user) that later issues add.
+// The suite runs as root (each test skips with its reason otherwise); the
+// rootless tests (session_test.go, network_test.go, podman_user_test.go,
+// standalone_test.go) run gtu as the unprivileged users that
+// scripts/setup-test-host.sh creates: gtutest, with subordinate ids, and
+// gtunosub, without.
 package rootless
