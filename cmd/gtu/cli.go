@@ -328,9 +328,17 @@ func (sessionStatusCmd) Run() error {
 	return nil
 }
 
-type sessionStopCmd struct{}
+type sessionStopCmd struct {
+	Force bool `help:"Stop it even while containers run in it."`
+}
 
-func (sessionStopCmd) Run() error { return container.StopSession() }
+func (x *sessionStopCmd) Run(c *CLI) error {
+	g, _, err := c.globHost()
+	if err != nil {
+		return err
+	}
+	return container.StopSession(g, x.Force)
+}
 
 type cgroupDelegateCmd struct {
 	User   string `required:"" help:"The user (name or uid) to delegate to." placeholder:"USER"`

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
@@ -221,11 +222,35 @@ func SessionStatus() (string, error) {
 	return fmt.Sprintf("session running: pid %d, directory %s", s.Pid, s.Dir), nil
 }
 
-// StopSession ends the caller's session.
-func StopSession() error {
+// StopSession ends the caller's session. Containers in g.Root that still
+// run keep the session's namespaces alive, but a later session could no
+// longer signal their processes that run as other ids than the user's
+// (their user namespace would not be its own): without force, StopSession
+// refuses while there are any.
+func StopSession(g Global, force bool) error {
 	dir, err := SessionDir()
 	if err != nil {
 		return err
+	}
+	if !force {
+		var live []string
+		ids, err := g.store().List()
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			h, err := open(g, id, false)
+			if err != nil {
+				continue
+			}
+			if h.status() != Stopped {
+				live = append(live, id)
+			}
+			h.close()
+		}
+		if len(live) > 0 {
+			return fmt.Errorf("session stop: containers still run in the session: %s (delete them first, or --force)", strings.Join(live, ", "))
+		}
 	}
 	return userns.Stop(dir)
 }

@@ -261,3 +261,24 @@ func TestRootlessWithoutSubids(t *testing.T) {
 	}
 	c.assertGone()
 }
+
+// TestSessionStopRefusesLiveContainers: `gtu session stop` does not pull
+// the session from under running containers unless forced.
+func TestSessionStopRefusesLiveContainers(t *testing.T) {
+	e := newUserEnvAs(t, noSubidUserName)
+	c := e.newContainer(t, "sh", "-c", waiter)
+	c.mustCreate()
+	c.mustStart()
+	c.waitOutput("ready", 1)
+	r := e.runtime("session", "stop")
+	if r.code == 0 {
+		t.Fatalf("session stop with a running container succeeded: %v", r)
+	}
+	mustContain(t, "the refusal", r.stderr, c.id)
+	if st := c.waitStatus("running"); st.Pid <= 0 {
+		t.Fatal("the container is gone after a refused stop")
+	}
+	e.mustRuntime("delete", "--force", c.id)
+	e.mustRuntime("session", "stop")
+	c.assertGone()
+}

@@ -105,7 +105,7 @@ func stopUserSession() {
 		if err != nil || runtimeIsRunc {
 			continue
 		}
-		cmd := exec.Command(runtimeBin, "session", "stop")
+		cmd := exec.Command(runtimeBin, "session", "stop", "--force")
 		(&testUser{name: u.Name, uid: u.Uid, gid: u.Gid, home: u.Home}).apply(cmd)
 		_ = cmd.Run() // no session: nothing to stop
 	}
