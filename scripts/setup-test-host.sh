@@ -33,6 +33,7 @@ packages=(
 	slirp4netns fuse-overlayfs
 	passt # pasta, the second rootless network driver (slirp/)
 	libseccomp-dev pkg-config # building gtu's seccomp support
+	libbtrfs-dev # btrfs/version.h: plain `go vet ./...` and `go build ./...` compile go.podman.io/storage's btrfs driver (cgo)
 	bats hyperfine strace
 	systemd dbus-user-session # a real systemd --user manager and its bus (scripts/systemd-user.sh)
 	rootlesskit # rootless storage tests (overlay/)

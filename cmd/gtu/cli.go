@@ -75,7 +75,7 @@ func (c *CLI) glob() (container.Global, error) {
 // globHost is glob for verbs that only read state files (state, list): they
 // work from the host and never start a session.
 func (c *CLI) globHost() (container.Global, container.Mode, error) {
-	mode, err := container.Detect()
+	mode, maps, err := container.Detect()
 	if err != nil {
 		return container.Global{}, 0, err
 	}
@@ -88,6 +88,7 @@ func (c *CLI) globHost() (container.Global, container.Mode, error) {
 	}
 	g.SystemdCgroup = c.SystemdCgroup
 	g.Rootless = mode != container.ModeRoot
+	g.Maps = maps
 	return g, mode, nil
 }
 
@@ -452,7 +453,7 @@ func (infoCmd) Run(c *CLI) error {
 	if err != nil {
 		return err
 	}
-	mode, err := container.Detect()
+	mode, _, err := container.Detect()
 	if err != nil {
 		return err
 	}

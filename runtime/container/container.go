@@ -24,7 +24,10 @@ type Global struct {
 	// Rootless: gtu is not real root (it runs inside a user namespace, its
 	// own session's or podman's): cgroups need delegation.
 	Rootless bool
-	Log      *slog.Logger
+	// Maps are gtu's own id maps when it runs as uid 0 of a user
+	// namespace (Detect); nil otherwise.
+	Maps *IDMaps
+	Log  *slog.Logger
 }
 
 func (g Global) store() state.Store { return state.Store{Root: g.Root} }

@@ -102,12 +102,8 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := outer()
-	if err != nil {
-		return nil, err
-	}
 	plan, err := spec.Build(s, spec.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot,
-		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding, Outer: out})
+		NoNewKeyring: o.NoNewKeyring, BoundingCaps: bounding, Outer: outer(g.Maps)})
 	if err != nil {
 		return nil, fmt.Errorf("config.json: %w", err)
 	}
@@ -384,12 +380,12 @@ func cgroupConfig(id string, s *specs.Spec, g Global) (cgroupdelegate.Config, er
 	if g.Rootless {
 		// Delegated directories and the systemd --user manager belong to
 		// the host uid that gtu's root maps to.
-		uids, gids, err := userns.Current()
-		if err != nil {
-			return c, err
+		var uid, gid uint32
+		okU, okG := false, false
+		if g.Maps != nil {
+			uid, okU = userns.Outside(g.Maps.UID, 0)
+			gid, okG = userns.Outside(g.Maps.GID, 0)
 		}
-		uid, okU := userns.Outside(uids, 0)
-		gid, okG := userns.Outside(gids, 0)
 		if !okU || !okG {
 			return c, errors.New("rootless: uid 0 of gtu's user namespace maps to no host id")
 		}

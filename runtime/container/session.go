@@ -44,24 +44,32 @@ const (
 	ModeUserNS
 )
 
-// Detect tells which Mode this process runs in. A non-zero uid inside a user
-// namespace is treated like ModeHostUser: it cannot do more than the host
-// user it maps to.
-func Detect() (Mode, error) {
+// IDMaps are gtu's own uid and gid maps, read once by Detect in
+// ModeUserNS: the host ids behind its uid 0 (cgroup delegation, D-Bus) and
+// the translation of config.json's host ids (spec.Outer) come from them.
+type IDMaps struct {
+	UID, GID []userns.Map
+}
+
+// Detect tells which Mode this process runs in, with gtu's id maps in
+// ModeUserNS (nil otherwise). A non-zero uid inside a user namespace is
+// treated like ModeHostUser: it cannot do more than the host user it maps
+// to.
+func Detect() (Mode, *IDMaps, error) {
 	if os.Geteuid() != 0 {
 		if os.Getenv(envInSession) != "" {
-			return 0, errors.New("rootless session: gtu is not uid 0 inside the session; its user namespace is broken (gtu session stop, then retry)")
+			return 0, nil, errors.New("rootless session: gtu is not uid 0 inside the session; its user namespace is broken (gtu session stop, then retry)")
 		}
-		return ModeHostUser, nil
+		return ModeHostUser, nil, nil
 	}
-	uids, _, err := userns.Current()
+	uids, gids, err := userns.Current()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if uids == nil {
-		return ModeRoot, nil
+		return ModeRoot, nil, nil
 	}
-	return ModeUserNS, nil
+	return ModeUserNS, &IDMaps{UID: uids, GID: gids}, nil
 }
 
 // RuntimeDir is the rootless base directory: $XDG_RUNTIME_DIR, or a private
@@ -191,13 +199,9 @@ func ResumeInSession() error {
 // outer is what spec.Build needs to translate config.json's host ids: set
 // only inside gtu's own session, whose caller wrote them as host ids (in
 // podman's namespace, podman already wrote ids of that namespace).
-func outer() (*spec.Outer, error) {
-	if os.Getenv(envInSession) == "" {
-		return nil, nil
-	}
-	uids, gids, err := userns.Current()
-	if err != nil || uids == nil {
-		return nil, err
+func outer(m *IDMaps) *spec.Outer {
+	if os.Getenv(envInSession) == "" || m == nil {
+		return nil
 	}
 	conv := func(ms []userns.Map) []spec.IDMap {
 		out := make([]spec.IDMap, len(ms))
@@ -206,7 +210,7 @@ func outer() (*spec.Outer, error) {
 		}
 		return out
 	}
-	return &spec.Outer{UID: conv(uids), GID: conv(gids)}, nil
+	return &spec.Outer{UID: conv(m.UID), GID: conv(m.GID)}
 }
 
 // SessionStatus describes the caller's session for `gtu session status`.
@@ -261,7 +265,7 @@ func StopSession(g Global, force bool) error {
 // systemd delegates controllers); with remove, take them back. It returns
 // the directories made or removed.
 func DelegateCgroups(name string, remove bool) ([]string, error) {
-	if m, err := Detect(); err != nil {
+	if m, _, err := Detect(); err != nil {
 		return nil, err
 	} else if m != ModeRoot {
 		return nil, errors.New("cgroup-delegate: only real root can delegate cgroups (run it with sudo)")
