@@ -22,6 +22,8 @@ import (
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/internal/testhost"
 )
 
 // Real rootless tests: root delegates (or starts a systemd --user manager),
@@ -50,45 +52,11 @@ func testUserIDs(t *testing.T) (uid, gid int) {
 	return uid, gid
 }
 
-// helperBinary copies this test binary where the test user can run it.
-func helperBinary(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "gtu-cgdel-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin := filepath.Join(dir, "cgroupdelegate.test")
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 // runHelper runs TestRootlessHelper in mode, through the command prefix
 // (setpriv, unshare, the systemd-user.sh wrapper...).
 func runHelper(t *testing.T, mode string, prefix ...string) {
 	t.Helper()
-	bin := helperBinary(t)
+	bin := testhost.SelfCopy(t, testhost.PublicDir(t, "gtu-cgdel-"), "cgroupdelegate.test")
 	args := append(slices.Clone(prefix), bin, "-test.run=^TestRootlessHelper$", "-test.v", "-test.count=1")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "HOME=/", "XDG_RUNTIME_DIR=", "DBUS_SESSION_BUS_ADDRESS=")
@@ -121,7 +89,7 @@ func randomID(t *testing.T) string {
 func TestDelegateRootless(t *testing.T) {
 	requireHybridRoot(t)
 	uid, gid := testUserIDs(t)
-	lockUserManager(t, uid)
+	testhost.LockUserManager(t, uid)
 	hs, err := hierarchies(cgroupRoot)
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +375,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestUserScopeRootless(t *testing.T) {
 	requireHybridRoot(t)
 	uid, gid := testUserIDs(t)
-	lockUserManager(t, uid)
+	testhost.LockUserManager(t, uid)
 	if _, err := os.Stat("/lib/systemd/systemd"); err != nil {
 		t.Skipf("no systemd to run as the user manager (apt-get install systemd dbus-user-session): %v", err)
 	}
@@ -474,24 +442,6 @@ func authExternalReply(t *testing.T, bus string, uid int) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(line)
-}
-
-// lockUserManager serializes the tests, of all packages and worktrees,
-// that use the test user's systemd --user manager or its cgroup delegation
-// (go test runs packages in parallel, and one test's stop or Undelegate
-// would pull them from under another's). Register it first: the lock is
-// released last.
-func lockUserManager(t *testing.T, uid int) {
-	t.Helper()
-	f, err := os.OpenFile("/run/lock/gtu-user-cgroups."+strconv.Itoa(uid)+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
 }
 
 func startSleepGroup(t *testing.T) *exec.Cmd {

@@ -2,7 +2,6 @@ package overlay_test
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gophertainer/gtu/overlay"
+
+	"github.com/gophertainer/gtu/internal/testhost"
 )
 
 // TestRootless runs this package's storage tests again as uid 0 of a user
@@ -40,22 +41,10 @@ func TestRootless(t *testing.T) {
 		t.Skipf("%s: %v (scripts/setup-test-host.sh creates it)", runtimeDir, err)
 	}
 	// The test binary and gtu-storage, where gtutest can run them.
-	dir, err := os.MkdirTemp("", "gtu-storage-rootless-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "overlay.test")
-	copyFile(t, self, bin)
+	dir := testhost.PublicDir(t, "gtu-storage-rootless-")
+	bin := testhost.SelfCopy(t, dir, "overlay.test")
 	h := filepath.Join(dir, "gtu-storage")
-	copyFile(t, helper, h)
+	testhost.CopyFile(t, helper, h, 0o755)
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o1777); err != nil {
 		t.Fatal(err)
@@ -83,25 +72,6 @@ func TestRootless(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "device-node-rootless") {
 		t.Error("rootless: the device-node case did not run")
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 

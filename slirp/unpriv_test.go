@@ -1,12 +1,12 @@
 package slirp
 
 import (
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gophertainer/gtu/internal/testhost"
 )
 
 // reexecEnv marks a run of this test binary started by TestUnprivileged.
@@ -38,18 +38,8 @@ func TestUnprivileged(t *testing.T) {
 	// root: run a copy from a directory gtutest can enter. (Root in the
 	// session namespace gets no DAC override on root's files: they are
 	// unmapped there.)
-	dir, err := os.MkdirTemp("", "gtu-slirp-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "slirp.test")
-	if err := copyFile(bin); err != nil {
-		t.Fatal(err)
-	}
+	dir := testhost.PublicDir(t, "gtu-slirp-test-")
+	bin := testhost.SelfCopy(t, dir, "slirp.test")
 	// TestNoInheritedFds is left out: what it checks is done by this
 	// process whoever runs it, and pasta makes itself non-dumpable, so its
 	// /proc/PID/fd is root's alone.
@@ -77,25 +67,4 @@ func TestUnprivileged(t *testing.T) {
 			}
 		})
 	}
-}
-
-func copyFile(dst string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

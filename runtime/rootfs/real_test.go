@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gophertainer/gtu/runtime/spec"
+
+	"github.com/gophertainer/gtu/internal/testhost"
 )
 
 // The real tests re-execute this test binary in new namespaces; TestMain
@@ -136,7 +137,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := unix.Chmod(filepath.Join(f.rootfs, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, "/bin/busybox", filepath.Join(f.rootfs, "bin/busybox"), 0o755)
+	testhost.CopyFile(t, "/bin/busybox", filepath.Join(f.rootfs, "bin/busybox"), 0o755)
 	for _, applet := range []string{"sh", "cat", "ls", "stat", "touch", "readlink", "wc", "tr", "echo", "grep"} {
 		if err := os.Symlink("busybox", filepath.Join(f.rootfs, "bin", applet)); err != nil {
 			t.Fatal(err)
@@ -180,25 +181,6 @@ func newFixture(t *testing.T) *fixture {
 		ReadonlyPaths: []string{"/proc/sys", "/proc/bus", "/proc/sysrq-trigger"},
 	}
 	return f
-}
-
-func copyFile(t *testing.T, from, to string, mode os.FileMode) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkScript runs inside the container; the parent parses its output.

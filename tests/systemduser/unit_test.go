@@ -19,6 +19,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/gophertainer/gtu/internal/testhost"
 )
 
 const (
@@ -93,7 +95,7 @@ func setup(t *testing.T) *env {
 		t.Fatalf("build gtu: %v\n%s", err, out)
 	}
 
-	lockUserManager(t, e.uid)
+	testhost.LockUserManager(t, e.uid)
 	if exec.Command(e.script, "status", u.Uid).Run() != nil {
 		if out, err := exec.Command(e.script, "start", u.Uid).CombinedOutput(); err != nil {
 			t.Fatalf("start systemd --user: %v\n%s", err, out)
@@ -287,22 +289,4 @@ func TestContainerService(t *testing.T) {
 	if err := unix.Kill(state.Pid, 0); !errors.Is(err, unix.ESRCH) {
 		t.Errorf("container init %d: kill -0 = %v, want ESRCH (gone)", state.Pid, err)
 	}
-}
-
-// lockUserManager serializes the tests, of all packages and worktrees,
-// that use the test user's systemd --user manager or its cgroup delegation
-// (go test runs packages in parallel, and one test's stop or Undelegate
-// would pull them from under another's). Register it first: the lock is
-// released last.
-func lockUserManager(t *testing.T, uid int) {
-	t.Helper()
-	f, err := os.OpenFile("/run/lock/gtu-user-cgroups."+strconv.Itoa(uid)+".lock", os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
 }
