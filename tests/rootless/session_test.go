@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/gophertainer/gtu/subid"
+	"github.com/gophertainer/gtu/internal/testhost"
 )
 
 // TestRootlessRunFullMap is the rootless issue's first promise: as an
@@ -112,6 +113,8 @@ func TestRootlessSessionIsReused(t *testing.T) {
 // same container gets its limit in the user's delegated v1 cgroups.
 func TestRootlessLimits(t *testing.T) {
 	e := newUserEnv(t)
+	// cgroupdelegate's tests delegate to and undelegate from the same user.
+	testhost.LockUserManager(t, e.user.uid)
 	root := newEnv(t)
 	root.mustRuntime("cgroup-delegate", "--user", e.user.name, "--remove")
 	t.Cleanup(func() { root.runtime("cgroup-delegate", "--user", e.user.name, "--remove") })
