@@ -11,8 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/gophertainer/gtu/subid"
 	"github.com/gophertainer/gtu/internal/testhost"
+	"github.com/gophertainer/gtu/subid"
 )
 
 // TestRootlessRunFullMap is the rootless issue's first promise: as an
