@@ -21,6 +21,11 @@ out=${1:-bin/gtu}
 version=$(git describe --always --dirty 2>/dev/null || echo dev)
 CGO_ENABLED=0 go build -trimpath -gcflags='github.com/...=-l' -gcflags='golang.org/...=-l' \
 	-ldflags "-s -w -X main.version=$version" -o "$out" ./cmd/gtu
+# The init stage as a program of its own (see cmd/gtu-init): it links only
+# runtime/initproc, so each container start execs 2.8 MB instead of all of
+# gtu. Built exactly like gtu.
+CGO_ENABLED=0 go build -trimpath -gcflags='github.com/...=-l' -gcflags='golang.org/...=-l' \
+	-ldflags "-s -w" -o "$(dirname "$out")/gtu-init" ./cmd/gtu-init
 # The seccomp profile compiler, next to gtu where gtu looks for it. It links
 # libseccomp (cgo, libseccomp-dev), so it is a program of its own: gtu itself
 # stays static and pays for libc nowhere (see cmd/gtu-seccomp).

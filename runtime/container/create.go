@@ -250,11 +250,12 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 			GidMappingsEnableSetgroups: true,
 		},
 	}
-	exe, err := exeseal.Open()
+	img := initImage()
+	exe, err := exeseal.OpenPath(img)
 	if err != nil {
-		return fmt.Errorf("seal the gtu binary: %w", err)
+		return fmt.Errorf("seal the init stage's binary: %w", err)
 	}
-	exeseal.Apply(l.cmd, exe)
+	exeseal.Apply(l.cmd, exe, img)
 	if exe != nil {
 		defer exe.Close()
 	}
@@ -293,6 +294,21 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	if err := conn.Send(boot); err != nil {
 		return err
 	}
+	// What the state needs and the init stage does not decide is made
+	// while the init stage starts up in the container (gtu would only wait
+	// for it otherwise).
+	start, err := state.StartTime(procRoot, pid)
+	if err != nil {
+		return fmt.Errorf("init pid %d: %w", pid, err)
+	}
+	raw, err := l.h.cg.Save()
+	if err != nil {
+		return err
+	}
+	later, err := laterHooks(p.Hooks)
+	if err != nil {
+		return err
+	}
 	m, err := conn.Recv()
 	if err == nil && m.Kind == protocol.KindCreateRuntime {
 		err = l.createRuntime(conn)
@@ -310,18 +326,6 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 			return err
 		}
 		log.Debug("network ready", "driver", l.network.Driver, "helper", l.network.Pid)
-	}
-	start, err := state.StartTime(procRoot, pid)
-	if err != nil {
-		return fmt.Errorf("init pid %d: %w", pid, err)
-	}
-	raw, err := l.h.cg.Save()
-	if err != nil {
-		return err
-	}
-	later, err := laterHooks(p.Hooks)
-	if err != nil {
-		return err
 	}
 	l.h.st = &state.State{
 		OCIVersion:     s.Version,

@@ -71,6 +71,10 @@ func Exec(g Global, o ExecOptions) (int, error) {
 	}
 	x := &execution{h: h, plan: plan}
 	defer x.closeAll()
+	var sigs *relay
+	if !o.Detach {
+		sigs = catchSignals()
+	}
 	pid, err := x.start(g, o)
 	if err != nil {
 		return 0, err
@@ -91,7 +95,7 @@ func Exec(g Global, o ExecOptions) (int, error) {
 	}
 	master := x.master
 	x.master = nil
-	return foreground(proc, master)
+	return foreground(proc, master, sigs)
 }
 
 // prepareExec checks the container's status and plans the process, under
@@ -288,15 +292,16 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 	return child, nil
 }
 
-// addSelf passes the gtu image the helper will exec: sealed when gtu runs
-// as real root (CVE-2019-5736), else gtu itself.
+// addSelf passes the init stage's image the helper will exec (initImage):
+// sealed when gtu runs as real root (CVE-2019-5736), else the file itself.
 func (x *execution) addSelf() (int, error) {
-	exe, err := exeseal.Open()
+	img := initImage()
+	exe, err := exeseal.OpenPath(img)
 	if err != nil {
-		return 0, fmt.Errorf("seal the gtu binary: %w", err)
+		return 0, fmt.Errorf("seal the init stage's binary: %w", err)
 	}
 	if exe == nil {
-		if exe, err = os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+		if exe, err = os.OpenFile(img, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
 			return 0, err
 		}
 	}

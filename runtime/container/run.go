@@ -24,6 +24,10 @@ type RunOptions struct {
 // terminal or passes stdio through, forwards signals, and returns the
 // container's exit code (128+N when signal N killed it).
 func Run(g Global, o RunOptions) (int, error) {
+	var sigs *relay
+	if !o.Detach {
+		sigs = catchSignals()
+	}
 	l, err := launch(g, o.CreateOptions, !o.Detach)
 	if err != nil {
 		return 0, err
@@ -49,7 +53,7 @@ func Run(g Global, o RunOptions) (int, error) {
 		return 0, nil
 	}
 	g.logger().Debug("started")
-	code, err := l.wait()
+	code, err := l.wait(sigs)
 	g.logger().Debug("exited", "code", code)
 	if o.Keep {
 		return code, err
@@ -61,19 +65,43 @@ func Run(g Global, o RunOptions) (int, error) {
 }
 
 // wait proxies the terminal, forwards signals to the init, and reaps it.
-func (l *launched) wait() (int, error) {
+func (l *launched) wait(sigs *relay) (int, error) {
 	master := l.master
 	l.master = nil
-	return foreground(l.cmd.Process, master)
+	return foreground(l.cmd.Process, master, sigs)
+}
+
+// relay holds the signals a foreground gtu forwards to its process.
+//
+// Catching them is slow: os/signal enables each signal with a round trip to
+// the Go runtime's signal-mask thread, and gtu catches 62 of them. Measured
+// with strace, that was the whole gap between the container's exit and the
+// start of its deletion in a `run` of `true`. So catchSignals starts it in
+// a goroutine as soon as gtu knows it will stay in the foreground, and the
+// round trips overlap with the container's set-up (gtu mostly waits for the
+// init stage then). As in runc, which installs its handler before it creates
+// the container, a signal that arrives before the process runs is kept and
+// forwarded once it does.
+type relay struct {
+	ch    chan os.Signal
+	ready chan struct{} // closed once every signal in caught is caught
+}
+
+func catchSignals() *relay {
+	r := &relay{ch: make(chan os.Signal, 32), ready: make(chan struct{})}
+	go func() {
+		// Never undone (see caught): the process exits soon after.
+		signal.Notify(r.ch, caught...)
+		close(r.ready)
+	}()
+	return r
 }
 
 // foreground serves a process gtu waits for (run's init, exec's process):
 // it receives the pty master on master (nil without a terminal) and
-// proxies it, forwards signals, reaps proc and returns its exit code.
-func foreground(proc *os.Process, master *os.File) (int, error) {
-	sigs := make(chan os.Signal, 32)
-	// Never undone (see caught): the process exits soon after.
-	signal.Notify(sigs, caught...)
+// proxies it, forwards the signals sigs catches, reaps proc and returns
+// its exit code.
+func foreground(proc *os.Process, master *os.File, sigs *relay) (int, error) {
 	if master != nil {
 		ptm, err := console.RecvFd(master)
 		master.Close()
@@ -99,7 +127,7 @@ func foreground(proc *os.Process, master *os.File) (int, error) {
 	go func() { ps, err := proc.Wait(); done <- result{ps, err} }()
 	for {
 		select {
-		case s := <-sigs:
+		case s := <-sigs.ch:
 			sig, ok := s.(syscall.Signal)
 			if !ok || !forwarded(sig) {
 				continue

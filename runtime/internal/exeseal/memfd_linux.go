@@ -13,17 +13,17 @@ import (
 // these seals. F_SEAL_FUTURE_WRITE is not needed on top of F_SEAL_WRITE.
 const memfdSeals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
-// openMemfd copies the running binary into a sealed memfd and returns an
+// openMemfd copies the binary at path into a sealed memfd and returns an
 // O_PATH descriptor of it.
-func openMemfd() (*os.File, error) {
-	src, err := os.Open(selfExe)
+func openMemfd(path string) (*os.File, error) {
+	src, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", selfExe, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer src.Close()
 	st, err := src.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", selfExe, err)
+		return nil, fmt.Errorf("stat %s: %w", path, err)
 	}
 
 	// Since Linux 6.3 a memfd is executable only if asked (MFD_EXEC), and
@@ -37,17 +37,17 @@ func openMemfd() (*os.File, error) {
 
 	n, err := copyFile(mem, src, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("copy %s into memfd: %w", selfExe, err)
+		return nil, fmt.Errorf("copy %s into memfd: %w", path, err)
 	}
 	if n != st.Size() {
-		return nil, fmt.Errorf("copy %s into memfd: copied %d of %d bytes", selfExe, n, st.Size())
+		return nil, fmt.Errorf("copy %s into memfd: copied %d of %d bytes", path, n, st.Size())
 	}
 	if err := seal(int(mem.Fd())); err != nil {
 		return nil, err
 	}
 	// Exec refuses (ETXTBSY) a file that is open for writing anywhere, so
 	// the writable descriptor gives way to a path-only one.
-	return reopenPath(mem, "exeseal-memfd:"+selfExe)
+	return reopenPath(mem, "exeseal-memfd:"+path)
 }
 
 // copyFile copies size bytes with sendfile, which moves pages from the page

@@ -11,15 +11,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openOverlay returns an O_PATH descriptor of the running binary as seen
+// openOverlay returns an O_PATH descriptor of the binary at src as seen
 // through a private overlayfs that has no upper layer, trying the way of
 // naming layers that current kernels take, then the one older kernels take.
-func openOverlay() (*os.File, error) {
-	f, err := openOverlayWith(modernLayers)
+func openOverlay(src string) (*os.File, error) {
+	f, err := openOverlayWith(src, modernLayers)
 	if err == nil || errors.Is(err, errReplaced) {
 		return f, err
 	}
-	f, lerr := openOverlayWith(legacyLayers)
+	f, lerr := openOverlayWith(src, legacyLayers)
 	if lerr == nil {
 		return f, nil
 	}
@@ -59,14 +59,17 @@ func escapeLowerDir(p string) string {
 	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(p)
 }
 
-func openOverlayWith(layers layerFunc) (*os.File, error) {
-	path, err := os.Readlink(selfExe)
-	if err != nil {
-		return nil, fmt.Errorf("readlink %s: %w", selfExe, err)
+func openOverlayWith(src string, layers layerFunc) (*os.File, error) {
+	path := src
+	if src == SelfExe {
+		var err error
+		if path, err = os.Readlink(src); err != nil {
+			return nil, fmt.Errorf("readlink %s: %w", src, err)
+		}
 	}
 	var want unix.Stat_t
-	if err := unix.Stat(selfExe, &want); err != nil {
-		return nil, fmt.Errorf("stat %s: %w", selfExe, err)
+	if err := unix.Stat(src, &want); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", src, err)
 	}
 	return sealOverlay(path, &want, layers)
 }

@@ -11,30 +11,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const selfExe = "/proc/self/exe"
+// SelfExe names the running binary.
+const SelfExe = "/proc/self/exe"
 
 // Open returns a close-on-exec descriptor of an image of the running binary
 // that cannot be written through, or (nil, nil) when no protection is needed
 // (see the package comment). Hand the result to Apply; close it once
 // cmd.Start has returned, since by then the child has executed it.
-func Open() (*os.File, error) {
-	if !needed() {
+func Open() (*os.File, error) { return OpenPath(SelfExe) }
+
+// OpenPath is Open for the executable at path (an absolute path, or
+// SelfExe): gtu's init stage is the smaller gtu-init next to gtu.
+func OpenPath(path string) (*os.File, error) {
+	if !needed(path) {
 		return nil, nil
 	}
-	f, oerr := openOverlay()
+	f, oerr := openOverlay(path)
 	if oerr == nil {
 		return f, nil
 	}
 	// Not a loss of protection, only of speed: debug level, no warning.
 	slog.Debug("exeseal: overlayfs unavailable, copying the binary into a sealed memfd", "err", oerr)
-	f, merr := openMemfd()
+	f, merr := openMemfd(path)
 	if merr == nil {
 		return f, nil
 	}
-	return nil, fmt.Errorf("protect %s from the container (CVE-2019-5736): %w", selfExe, errors.Join(oerr, merr))
+	return nil, fmt.Errorf("protect %s from the container (CVE-2019-5736): %w", path, errors.Join(oerr, merr))
 }
 
-// Apply makes cmd execute exe, or /proc/self/exe when exe is nil.
+// Apply makes cmd execute exe, or path when exe is nil (SelfExe for the
+// running binary).
 //
 // exe goes into cmd.ExtraFiles and cmd.Path names it by the number it gets
 // in the child, 3+index. Naming the parent's descriptor number instead
@@ -46,7 +52,7 @@ func Open() (*os.File, error) {
 // but the init stage must still close it, like every descriptor it was not
 // told about, before executing the user process.
 // cmd.Args is left alone, so argv[0] stays whatever the caller chose.
-func Apply(cmd *exec.Cmd, exe *os.File) {
+func Apply(cmd *exec.Cmd, exe *os.File, path string) {
 	// exec.Command records a failed $PATH lookup of its name in cmd.Err;
 	// that name is no longer what runs.
 	var lookErr *exec.Error
@@ -54,7 +60,7 @@ func Apply(cmd *exec.Cmd, exe *os.File) {
 		cmd.Err = nil
 	}
 	if exe == nil {
-		cmd.Path = selfExe
+		cmd.Path = path
 		return
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
@@ -62,8 +68,8 @@ func Apply(cmd *exec.Cmd, exe *os.File) {
 }
 
 // needed reports whether a container started by this process could write
-// the running binary through /proc/PID/exe. Any doubt answers yes.
-func needed() bool {
+// the binary at path through /proc/PID/exe. Any doubt answers yes.
+func needed(path string) bool {
 	if unix.Geteuid() == 0 {
 		m, err := os.ReadFile("/proc/self/uid_map")
 		if err != nil || initialUserNS(m) {
@@ -73,7 +79,7 @@ func needed() bool {
 	}
 	// Otherwise the container holds at most our credentials, so it can
 	// write the binary exactly when we can: one faccessat answers it.
-	err := unix.Faccessat(unix.AT_FDCWD, selfExe, unix.W_OK, unix.AT_EACCESS)
+	err := unix.Faccessat(unix.AT_FDCWD, path, unix.W_OK, unix.AT_EACCESS)
 	switch {
 	case err == nil:
 		return true

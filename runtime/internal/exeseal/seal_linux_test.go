@@ -22,8 +22,8 @@ const helperEnv = "EXESEAL_TEST_HELPER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
-		target, _ := os.Readlink(selfExe)
-		_, err := os.OpenFile(selfExe, os.O_WRONLY, 0)
+		target, _ := os.Readlink(SelfExe)
+		_, err := os.OpenFile(SelfExe, os.O_WRONLY, 0)
 		fmt.Printf("%s\n%v\n", target, err)
 		os.Exit(0)
 	}
@@ -39,9 +39,9 @@ type method struct {
 }
 
 var methods = []method{
-	{"overlay", func() (*os.File, error) { return openOverlayWith(modernLayers) }, true},
-	{"overlay-legacy", func() (*os.File, error) { return openOverlayWith(legacyLayers) }, true},
-	{"memfd", openMemfd, false},
+	{"overlay", func() (*os.File, error) { return openOverlayWith(SelfExe, modernLayers) }, true},
+	{"overlay-legacy", func() (*os.File, error) { return openOverlayWith(SelfExe, legacyLayers) }, true},
+	{"memfd", func() (*os.File, error) { return openMemfd(SelfExe) }, false},
 }
 
 func openWith(tb testing.TB, m method) *os.File {
@@ -74,7 +74,7 @@ func runHelper(tb testing.TB, exe *os.File) (target, writeErr string) {
 	cmd := exec.Command("exeseal-helper", "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	cmd.ExtraFiles = []*os.File{r, w}
-	Apply(cmd, exe)
+	Apply(cmd, exe, SelfExe)
 	out, err := cmd.Output()
 	if err != nil {
 		tb.Fatalf("exec %s: %v", cmd.Path, err)
@@ -87,7 +87,7 @@ func runHelper(tb testing.TB, exe *os.File) (target, writeErr string) {
 }
 
 func TestMethodsExecute(t *testing.T) {
-	self, err := os.Readlink(selfExe)
+	self, err := os.Readlink(SelfExe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestMethodsExecute(t *testing.T) {
 				t.Errorf("init stage runs %s, want the memfd", target)
 			}
 			if writeErr == "<nil>" {
-				t.Errorf("init stage could open its own %s for writing", selfExe)
+				t.Errorf("init stage could open its own %s for writing", SelfExe)
 			}
 		})
 	}
@@ -137,8 +137,8 @@ func TestMethodsRefuseWrites(t *testing.T) {
 				}
 				w.Close()
 			}
-			if got, want := digest(t, link), digest(t, selfExe); got != want {
-				t.Errorf("image differs from %s", selfExe)
+			if got, want := digest(t, link), digest(t, SelfExe); got != want {
+				t.Errorf("image differs from %s", SelfExe)
 			}
 		})
 	}
@@ -180,14 +180,14 @@ func TestOpen(t *testing.T) {
 	} else {
 		t.Log("Open: no protection needed")
 	}
-	if need := needed(); need != (f != nil) {
-		t.Fatalf("Open returned %v with needed() = %v", f, need)
+	if need := needed(SelfExe); need != (f != nil) {
+		t.Fatalf("Open returned %v with needed(SelfExe) = %v", f, need)
 	}
 	if m, _ := os.ReadFile("/proc/self/uid_map"); unix.Geteuid() == 0 && initialUserNS(m) && f == nil {
 		t.Fatal("Open returned no image as real root")
 	}
 	if _, writeErr := runHelper(t, f); f != nil && writeErr == "<nil>" {
-		t.Errorf("init stage could open its own %s for writing", selfExe)
+		t.Errorf("init stage could open its own %s for writing", SelfExe)
 	}
 }
 
@@ -203,7 +203,7 @@ func TestApply(t *testing.T) {
 		exe   *os.File
 		want  string
 	}{
-		{"no seal", 2, nil, selfExe},
+		{"no seal", 2, nil, SelfExe},
 		{"first extra file", 0, f, "/proc/self/fd/3"},
 		{"after two extra files", 2, f, "/proc/self/fd/5"},
 	}
@@ -213,7 +213,7 @@ func TestApply(t *testing.T) {
 			for range tt.extra {
 				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 			}
-			Apply(cmd, tt.exe)
+			Apply(cmd, tt.exe, SelfExe)
 			if cmd.Path != tt.want {
 				t.Errorf("Path = %q, want %q", cmd.Path, tt.want)
 			}
@@ -295,14 +295,14 @@ func TestEscapeLowerDir(t *testing.T) {
 
 func BenchmarkNeeded(b *testing.B) {
 	for b.Loop() {
-		needed()
+		needed(SelfExe)
 	}
 }
 
 // BenchmarkSeal measures each method alone; the memfd cost grows with the
 // binary (this test binary's size is reported as bytes/op throughput).
 func BenchmarkSeal(b *testing.B) {
-	st, err := os.Stat(selfExe)
+	st, err := os.Stat(SelfExe)
 	if err != nil {
 		b.Fatal(err)
 	}
