@@ -67,6 +67,7 @@ type launched struct {
 	// helper; both nil without one.
 	netReq  *slirp.Options
 	network *slirp.Handle
+	image   <-chan sealedImage // from sealInitImage; received once, by start
 }
 
 // release lets go of everything the parent held; the init keeps running.
@@ -87,6 +88,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err := state.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
+	image := sealInitImage()
 	if o.PreserveFDs < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", o.PreserveFDs)
 	}
@@ -138,7 +140,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 		_ = dir.Remove()
 		return nil, err
 	}
-	l := &launched{h: h, plan: plan, netReq: netReq}
+	l := &launched{h: h, plan: plan, netReq: netReq, image: image}
 	if err := l.start(g, o, s, foreground); err != nil {
 		l.destroy(g.logger())
 		return nil, err
@@ -218,7 +220,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	add(protocol.EnvSyncFD, syncChild)
 	add(protocol.EnvLogFD, logW)
 	add(protocol.EnvFifoFD, fifo)
-	env = append(env, fmt.Sprintf("%s=%d", protocol.EnvPreserve, o.PreserveFDs))
+	env = append(env, fmt.Sprintf("%s=%d", protocol.EnvPreserve, o.PreserveFDs), protocol.GoEnv)
 	if p.Process.Terminal {
 		csock, err := l.consoleSocket(o.ConsoleSocket)
 		if err != nil {
@@ -250,12 +252,12 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 			GidMappingsEnableSetgroups: true,
 		},
 	}
-	img := initImage()
-	exe, err := exeseal.OpenPath(img)
-	if err != nil {
-		return fmt.Errorf("seal the init stage's binary: %w", err)
+	img := <-l.image
+	if img.err != nil {
+		return fmt.Errorf("seal the init stage's binary: %w", img.err)
 	}
-	exeseal.Apply(l.cmd, exe, img)
+	exe := img.file
+	exeseal.Apply(l.cmd, exe, img.path)
 	if exe != nil {
 		defer exe.Close()
 	}

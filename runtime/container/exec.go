@@ -14,7 +14,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/gophertainer/gtu/runtime/internal/exeseal"
 	"github.com/gophertainer/gtu/runtime/internal/nsenter"
 	"github.com/gophertainer/gtu/runtime/protocol"
 	"github.com/gophertainer/gtu/runtime/spec"
@@ -65,11 +64,12 @@ func Exec(g Global, o ExecOptions) (int, error) {
 	}
 	// The lock is not held while the process starts: with --ignore-paused
 	// it starts frozen, and `gtu resume` must be able to take it.
+	image := sealInitImage()
 	h, plan, err := prepareExec(g, o)
 	if err != nil {
 		return 0, err
 	}
-	x := &execution{h: h, plan: plan}
+	x := &execution{h: h, plan: plan, image: image}
 	defer x.closeAll()
 	var sigs *relay
 	if !o.Detach {
@@ -179,9 +179,10 @@ func execPlan(g Global, bundle string, o ExecOptions) (*spec.Plan, error) {
 type execution struct {
 	h      *handle
 	plan   *spec.Plan
-	files  []*os.File // passed to the helper; closed after it started
-	master *os.File   // our end of the internal console socket
-	child  int        // pid of the exec'd process, once known
+	files  []*os.File         // passed to the helper; closed after it started
+	master *os.File           // our end of the internal console socket
+	child  int                // pid of the exec'd process, once known
+	image  <-chan sealedImage // from sealInitImage; received once, by addSelf
 }
 
 func (x *execution) closeAll() {
@@ -219,7 +220,7 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 	}
 	defer syncParent.Close()
 	env := []string{fmt.Sprintf("%s=%d", protocol.EnvSyncFD, x.add(syncChild)),
-		fmt.Sprintf("%s=%d", protocol.EnvPreserve, o.PreserveFDs)}
+		fmt.Sprintf("%s=%d", protocol.EnvPreserve, o.PreserveFDs), protocol.GoEnv}
 	if x.plan.Process.Terminal {
 		l := &launched{}
 		csock, err := l.consoleSocket(o.ConsoleSocket)
@@ -295,13 +296,14 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 // addSelf passes the init stage's image the helper will exec (initImage):
 // sealed when gtu runs as real root (CVE-2019-5736), else the file itself.
 func (x *execution) addSelf() (int, error) {
-	img := initImage()
-	exe, err := exeseal.OpenPath(img)
-	if err != nil {
-		return 0, fmt.Errorf("seal the init stage's binary: %w", err)
+	img := <-x.image
+	if img.err != nil {
+		return 0, fmt.Errorf("seal the init stage's binary: %w", img.err)
 	}
+	exe := img.file
 	if exe == nil {
-		if exe, err = os.OpenFile(img, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+		var err error
+		if exe, err = os.OpenFile(img.path, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
 			return 0, err
 		}
 	}

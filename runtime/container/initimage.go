@@ -26,3 +26,32 @@ func initImage() string {
 	}
 	return p
 }
+
+// sealedImage is the init stage's image, sealed by exeseal.OpenPath: file
+// is nil when no sealing is needed (then path itself is executed).
+type sealedImage struct {
+	path string
+	file *os.File
+	err  error
+}
+
+// sealInitImage seals the init stage's image in a goroutine, so that it
+// overlaps with reading and planning config.json, which it does not depend
+// on. The goroutine first makes the os package run its one-time check of
+// pidfd support (a pidfd_open, a waitid, and a cloned child that exits at
+// once: about 0.45 ms measured with perf), which otherwise happens inside
+// the first process start, on the critical path. The caller receives from
+// the channel exactly once when it starts the process; after a launch that
+// fails before that, the O_PATH descriptor is left to the process's exit.
+func sealInitImage() <-chan sealedImage {
+	ch := make(chan sealedImage, 1)
+	go func() {
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Release()
+		}
+		img := initImage()
+		f, err := exeseal.OpenPath(img)
+		ch <- sealedImage{path: img, file: f, err: err}
+	}()
+	return ch
+}

@@ -14,3 +14,10 @@ const (
 
 // InitArg is argv[1] of the re-executed binary that selects the init stage.
 const InitArg = "init"
+
+// GoEnv is added to the init stage's environment (never to the container
+// process's, which the plan gives). The init stage is one goroutine locked
+// to its thread; with a second P the Go runtime starts a thread more to run
+// its background goroutines at start-up (counted with strace: 3 threads
+// instead of 4 before the init stage's last execve).
+const GoEnv = "GOMAXPROCS=1"
