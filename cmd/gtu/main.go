@@ -51,6 +51,12 @@ func main() {
 	}
 	var cli CLI
 	args := os.Args[1:]
+	switch namedVerb(args) {
+	case "run", "create", "exec":
+		// Work that does not depend on the parsed flags overlaps with
+		// kong's millisecond (see container.PrepareStart).
+		container.PrepareStart()
+	}
 	switch {
 	case len(args) == 1 && args[0] == "-v":
 		args = []string{"--version"} // runc's short form
@@ -169,20 +175,9 @@ func kongOptions() []kong.Option {
 // take the next argument as their value).
 func otherVerbs(args []string) string {
 	t := reflect.TypeFor[CLI]()
-	verb := ""
-	for i := 0; i < len(args) && verb == ""; i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			return ""
-		case !strings.HasPrefix(a, "-"):
-			verb = a
-		case strings.Contains(a, "="):
-		default:
-			if f, ok := globalFlag(t, a); ok && (f.Type.Kind() == reflect.String || f.Type.Kind() == reflect.Int) && f.Type.PkgPath() == "" {
-				i++
-			}
-		}
+	verb := namedVerb(args)
+	if verb == "" {
+		return ""
 	}
 	for _, a := range args {
 		if a == "--" {
@@ -209,6 +204,28 @@ func otherVerbs(args []string) string {
 		return ""
 	}
 	return "^" + t.Name() + `\.(` + strings.Join(others, "|") + ")$"
+}
+
+// namedVerb is the first argument that is neither a global flag nor the
+// value of one (--root DIR: global flags of plain string or int type take
+// the next argument as their value); "" if "--" comes first.
+func namedVerb(args []string) string {
+	t := reflect.TypeFor[CLI]()
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case !strings.HasPrefix(a, "-"):
+			return a
+		case strings.Contains(a, "="):
+		default:
+			if f, ok := globalFlag(t, a); ok && (f.Type.Kind() == reflect.String || f.Type.Kind() == reflect.Int) && f.Type.PkgPath() == "" {
+				i++
+			}
+		}
+	}
+	return ""
 }
 
 // globalFlag finds the field of CLI that flag (--name or -s) sets.

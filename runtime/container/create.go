@@ -88,7 +88,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err := state.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
-	image := sealInitImage()
+	image := takeSealed()
 	if o.PreserveFDs < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", o.PreserveFDs)
 	}
@@ -259,7 +259,10 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	exe := img.file
 	exeseal.Apply(l.cmd, exe, img.path)
 	if exe != nil {
-		defer exe.Close()
+		// Dropping the last reference to the sealed image unmounts its
+		// private overlay, which waits for an RCU grace period; the init
+		// stage has executed it by then, so nobody needs to wait.
+		defer func() { go exe.Close() }()
 	}
 	if p.CloneFlags&unix.CLONE_NEWUSER != 0 {
 		// Become the namespace's root once Go has written the maps, or the

@@ -64,7 +64,7 @@ func Exec(g Global, o ExecOptions) (int, error) {
 	}
 	// The lock is not held while the process starts: with --ignore-paused
 	// it starts frozen, and `gtu resume` must be able to take it.
-	image := sealInitImage()
+	image := takeSealed()
 	h, plan, err := prepareExec(g, o)
 	if err != nil {
 		return 0, err
