@@ -43,7 +43,20 @@ func openIn(root *os.File, path string) (*os.File, error) {
 }
 
 // mkdirIn creates path and its parents inside root and returns a handle.
+//
+// A directory that already exists (most mount points: /proc, /dev, /sys,
+// and every parent) is only opened: pathrs-lite's MkdirAllHandle verifies
+// each step it resolves through /proc/thread-self/fd (about twenty system
+// calls a directory, counted with strace), while OpenatInRoot is one
+// openat2 with RESOLVE_IN_ROOT, just as safe for a lookup.
 func mkdirIn(root *os.File, path string) (*os.File, error) {
+	if f, err := pathrs.OpenatInRoot(root, path); err == nil {
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return f, nil
+		}
+		f.Close()
+	}
 	f, err := pathrs.MkdirAllHandle(root, path, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("mkdir %s in root: %w", path, err)
