@@ -1,12 +1,11 @@
 // Command gtu is Gophertainer's runc-compatible OCI runtime. This package
 // only declares flags and calls one function per verb (STYLE.md rule 1).
 //
-// gtu is short-lived and exec'd at least twice per container start, so the
-// Go runtime's container-aware GOMAXPROCS is switched off: the init stage
-// runs inside the container's cgroup and must not size itself by the
-// container's CPU limit, and no goroutine should keep re-checking it
-// (updatemaxprocs). The runtime still reads the cgroup once at start-up,
-// for its own metrics.
+// gtu is short-lived, so the Go runtime's container-aware GOMAXPROCS is
+// switched off: no goroutine should keep re-checking the cgroup
+// (updatemaxprocs), and gtu may itself run in a container's cgroup (a hook,
+// exec's helper). The containers' init stage is another program,
+// cmd/gtu-init, which has the same settings.
 //
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
@@ -25,23 +24,10 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/gophertainer/gtu/runtime/container"
-	"github.com/gophertainer/gtu/runtime/initproc"
-	"github.com/gophertainer/gtu/runtime/protocol"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
-
-// init dispatches the hidden init stage before anything else runs: the
-// container's first process is this binary re-executed as `gtu init`, and
-// capabilities, credentials and no_new_privs are per thread, so the main
-// goroutine is locked to its thread from the first moment and never lets go.
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == protocol.InitArg && os.Getenv(protocol.EnvSyncFD) != "" {
-		goruntime.LockOSThread()
-		initproc.Run()
-	}
-}
 
 func main() {
 	enterSessionEarly(os.Args[1:])

@@ -254,7 +254,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	}
 	img := <-l.image
 	if img.err != nil {
-		return fmt.Errorf("seal the init stage's binary: %w", img.err)
+		return img.err
 	}
 	exe := img.file
 	exeseal.Apply(l.cmd, exe, img.path)

@@ -12,6 +12,8 @@ var (
 	ErrWrongStatus = errors.New("wrong container status")
 	// ErrUnsupported is a request for something gtu does not do yet.
 	ErrUnsupported = errors.New("not supported")
+	// ErrNoInitStage is gtu without gtu-init (cmd/gtu-init) next to it.
+	ErrNoInitStage = errors.New("gtu-init (the containers' init stage, built by scripts/build.sh) is not installed next to gtu")
 )
 
 // statusError is a verb refused in the container's current status; it reads

@@ -298,7 +298,7 @@ func (x *execution) start(g Global, o ExecOptions) (pid int, err error) {
 func (x *execution) addSelf() (int, error) {
 	img := <-x.image
 	if img.err != nil {
-		return 0, fmt.Errorf("seal the init stage's binary: %w", img.err)
+		return 0, img.err
 	}
 	exe := img.file
 	if exe == nil {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -12,19 +13,17 @@ import (
 const initImageName = "gtu-init"
 
 // initImage is the executable gtu runs as the init stage of a container or
-// of an exec: gtu-init next to the running gtu, which starts about 0.9 ms
-// faster than gtu itself (see cmd/gtu-init), or gtu re-executed when
-// gtu-init is not there (gtu carries the same init stage).
-func initImage() string {
+// of an exec: gtu-init, next to the running gtu (see cmd/gtu-init).
+func initImage() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return exeseal.SelfExe
+		return "", fmt.Errorf("%w: %w", ErrNoInitStage, err)
 	}
 	p := filepath.Join(filepath.Dir(exe), initImageName)
 	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
-		return exeseal.SelfExe
+		return "", fmt.Errorf("%w (%s)", ErrNoInitStage, p)
 	}
-	return p
+	return p, nil
 }
 
 // sealedImage is the init stage's image, sealed by exeseal.OpenPath: file
@@ -70,8 +69,13 @@ func sealInitImage() <-chan sealedImage {
 		if p, err := os.FindProcess(os.Getpid()); err == nil {
 			_ = p.Release()
 		}
-		img := initImage()
-		f, err := exeseal.OpenPath(img)
+		img, err := initImage()
+		var f *os.File
+		if err == nil {
+			if f, err = exeseal.OpenPath(img); err != nil {
+				err = fmt.Errorf("seal the init stage's binary: %w", err)
+			}
+		}
 		ch <- sealedImage{path: img, file: f, err: err}
 	}()
 	return ch

@@ -669,35 +669,31 @@ func TestDeleteAfterCgroupRemoved(t *testing.T) {
 }
 
 // The init stage runs from gtu-init, installed next to gtu (see
-// cmd/gtu-init); a gtu without it re-executes itself, which still works.
+// cmd/gtu-init); a gtu without it refuses clearly and leaves nothing.
 func TestInitStageImage(t *testing.T) {
 	requireRoot(t)
 	specOnly(t, "gtu-init is gtu's own program")
 	t.Parallel()
-	initExe := func(e *env, c *container) string {
-		t.Helper()
-		c.mustCreate()
-		st, _, r := c.state()
-		if r.code != 0 {
-			t.Fatalf("%v", r)
-		}
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
-		if err != nil {
-			t.Fatalf("init pid %d: %v", st.Pid, err)
-		}
-		e.mustRuntime("delete", "--force", c.id)
-		c.assertGone()
-		return exe
-	}
 	e := newEnv(t)
-	if exe := initExe(e, e.newContainer(t, "true")); filepath.Base(exe) != "gtu-init" {
+	c := e.newContainer(t, "true")
+	c.mustCreate()
+	st, _, r := c.state()
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
+	if err != nil {
+		t.Fatalf("init pid %d: %v", st.Pid, err)
+	}
+	if filepath.Base(exe) != "gtu-init" {
 		t.Errorf("the created container's init stage runs %s, want gtu-init", exe)
 	}
+	e.mustRuntime("delete", "--force", c.id)
+	c.assertGone()
 
-	// gtu without gtu-init next to it (the seccomp compiler is needed for
-	// the test bundle's profile): the init stage is gtu itself.
+	// gtu without gtu-init next to it (the seccomp compiler is there, for
+	// the test bundle's profile).
 	dir := shortTempDir(t, "gtua")
-	alone := filepath.Join(dir, "gtu")
 	for _, name := range []string{"gtu", "gtu-seccomp"} {
 		data, err := os.ReadFile(filepath.Join(filepath.Dir(runtimeBin), name))
 		if err != nil {
@@ -708,24 +704,15 @@ func TestInitStageImage(t *testing.T) {
 		}
 	}
 	e2 := newEnv(t)
-	c := e2.newContainer(t, "true")
-	c.write()
-	cmd := e2.command("create", "--bundle", c.bundle, c.id)
-	cmd.Path = alone
-	if r := c.executeDetached(cmd); r.code != 0 {
-		t.Fatalf("create with gtu alone: %v", r)
+	c2 := e2.newContainer(t, "true")
+	c2.write()
+	for _, verb := range []string{"create", "run"} {
+		cmd := e2.command(verb, "--bundle", c2.bundle, c2.id)
+		cmd.Path = filepath.Join(dir, "gtu")
+		r := execute(cmd)
+		if r.code == 0 || !strings.Contains(r.stderr, "gtu-init") || !strings.Contains(r.stderr, filepath.Join(dir, "gtu-init")) {
+			t.Errorf("%s without gtu-init: want a failure naming %s, got %v", verb, filepath.Join(dir, "gtu-init"), r)
+		}
+		c2.assertGone()
 	}
-	st, _, r := c.state()
-	if r.code != 0 {
-		t.Fatalf("%v", r)
-	}
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
-	if err != nil {
-		t.Fatalf("init pid %d: %v", st.Pid, err)
-	}
-	if filepath.Base(exe) != "gtu" {
-		t.Errorf("without gtu-init the init stage runs %s, want gtu", exe)
-	}
-	e2.mustRuntime("delete", "--force", c.id)
-	c.assertGone()
 }

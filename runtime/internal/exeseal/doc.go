@@ -1,7 +1,7 @@
-// Package exeseal gives the init stage an executable image of gtu that a
+// Package exeseal gives the init stage an image of its executable (gtu-init) that a
 // container cannot write to (CVE-2019-5736).
 //
-// gtu starts the container's init stage by re-executing itself. While that
+// gtu starts the container's init stage by executing gtu-init. While that
 // process runs inside the container's namespaces, any process of the
 // container that may ptrace-read it can open /proc/PID/exe, which is a magic
 // link to the host's gtu binary. Opened for writing, it lets the container
@@ -31,6 +31,6 @@
 // and could rewrite it, and the user would run the attacker's code on the
 // next start.
 //
-// To run the init stage, pass the file from Open to Apply, which sets
+// To run the init stage, pass the file from OpenPath to Apply, which sets
 // exec.Cmd.Path to the file's /proc/self/fd entry as the child will see it.
 package exeseal

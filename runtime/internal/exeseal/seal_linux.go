@@ -14,14 +14,11 @@ import (
 // SelfExe names the running binary.
 const SelfExe = "/proc/self/exe"
 
-// Open returns a close-on-exec descriptor of an image of the running binary
-// that cannot be written through, or (nil, nil) when no protection is needed
-// (see the package comment). Hand the result to Apply; close it once
-// cmd.Start has returned, since by then the child has executed it.
-func Open() (*os.File, error) { return OpenPath(SelfExe) }
-
-// OpenPath is Open for the executable at path (an absolute path, or
-// SelfExe): gtu's init stage is the smaller gtu-init next to gtu.
+// OpenPath returns a close-on-exec descriptor of an image of the executable
+// at path (absolute, or SelfExe) that cannot be written through, or
+// (nil, nil) when no protection is needed (see the package comment). Hand
+// the result to Apply; close it once cmd.Start has returned, since by then
+// the child has executed it.
 func OpenPath(path string) (*os.File, error) {
 	if !needed(path) {
 		return nil, nil

@@ -168,7 +168,7 @@ func digest(tb testing.TB, path string) [sha256.Size]byte {
 }
 
 func TestOpen(t *testing.T) {
-	f, err := Open()
+	f, err := OpenPath(SelfExe)
 	if err != nil {
 		t.Fatal(err)
 	}
