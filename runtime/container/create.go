@@ -314,25 +314,7 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 	if err != nil {
 		return err
 	}
-	m, err := conn.Recv()
-	if err == nil && m.Kind == protocol.KindCreateRuntime {
-		err = l.createRuntime(conn)
-	}
-	if err != nil {
-		return err
-	}
-	log.Debug("init stage ready")
-	if err := l.startNetwork(l.netReq, pid); err != nil {
-		return err
-	}
-	var netState json.RawMessage
-	if l.network != nil {
-		if netState, err = json.Marshal(l.network); err != nil {
-			return err
-		}
-		log.Debug("network ready", "driver", l.network.Driver, "helper", l.network.Pid)
-	}
-	l.h.st = &state.State{
+	st := &state.State{
 		OCIVersion:     s.Version,
 		ID:             o.ID,
 		Pid:            pid,
@@ -348,9 +330,34 @@ func (l *launched) start(g Global, o CreateOptions, s *specs.Spec, foreground bo
 		HostMountsBase: l.hostMountsBase,
 		Systemd:        g.SystemdCgroup,
 		Hooks:          later,
-		Network:        netState,
 	}
-	if err := l.h.dir.Save(l.h.st); err != nil {
+	encoded, err := state.Encode(st)
+	if err != nil {
+		return err
+	}
+	m, err := conn.Recv()
+	if err == nil && m.Kind == protocol.KindCreateRuntime {
+		err = l.createRuntime(conn)
+	}
+	if err != nil {
+		return err
+	}
+	log.Debug("init stage ready")
+	if err := l.startNetwork(l.netReq, pid); err != nil {
+		return err
+	}
+	if l.network != nil {
+		if st.Network, err = json.Marshal(l.network); err != nil {
+			return err
+		}
+		if encoded, err = state.Encode(st); err != nil {
+			return err
+		}
+		log.Debug("network ready", "driver", l.network.Driver, "helper", l.network.Pid)
+	}
+	l.h.st = st
+	// Written only now: the state says "created" once the init is ready.
+	if err := l.h.dir.SaveEncoded(encoded); err != nil {
 		return err
 	}
 	if o.PidFile != "" {

@@ -128,11 +128,20 @@ func (d *Dir) Unlock() error {
 // new state, never a torn one. It does not fsync: the root is on tmpfs, and a
 // state that survives a crash would describe processes that are gone anyway.
 func (d *Dir) Save(st *State) error {
-	p := filepath.Join(d.path, stateFile)
-	b, err := json.Marshal(st)
+	b, err := Encode(st)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", p, err)
+		return fmt.Errorf("save %s: %w", filepath.Join(d.path, stateFile), err)
 	}
+	return d.SaveEncoded(b)
+}
+
+// Encode is the content Save writes for st, for a caller that has time to
+// encode it before it may write it (create does, while the init starts).
+func Encode(st *State) ([]byte, error) { return json.Marshal(st) }
+
+// SaveEncoded is Save of what Encode returned.
+func (d *Dir) SaveEncoded(b []byte) error {
+	p := filepath.Join(d.path, stateFile)
 	f, err := os.CreateTemp(d.path, stateFile+".tmp-")
 	if err != nil {
 		return fmt.Errorf("save %s: %w", p, err)
