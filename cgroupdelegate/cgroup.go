@@ -91,7 +91,7 @@ func New(c Config) (*Cgroup, error) {
 		}
 		return newRootless(c, cg, probeHost(c.HostUID))
 	}
-	return newCgroup(cg, nil)
+	return newCgroup(cg, v1Paths(cg))
 }
 
 func newCgroup(cg *cgroups.Cgroup, paths map[string]string) (*Cgroup, error) {
