@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
-	_ "github.com/opencontainers/cgroups/devices" // registers the device-rule writers; without it v1 device rules fail
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/cgroups/systemd"
