@@ -32,10 +32,13 @@ func init() {
 // only when rules change on a live cgroup; gtu never does that (update
 // skips devices, as runc's does; see (*Cgroup).set), and a new cgroup
 // inherits its parent's list, usually "a *:* rwm", from which the library
-// too starts with the same deny-all. The end state is the same: the kernel
-// applies the rules in order exactly as the library's emulator does, and
-// rules the kernel would silently ignore are refused first, as the library
-// refuses them.
+// too starts with the same deny-all. The end state is the same set of
+// exceptions: the kernel applies the rules in order exactly as the
+// library's emulator does, and rules the kernel would silently ignore are
+// refused first, as the library refuses them. Only the order of
+// devices.list differs: it is the spec's order here (the library writes
+// sorted), which the OCI spec asks for ("MUST apply entries in the listed
+// order") and runtime-tools' linux_cgroups_devices checks.
 func setDevicesV1(path string, r *cgroups.Resources) error {
 	// As the library: a user namespace cannot write devices.allow (the
 	// kernel wants CAP_SYS_ADMIN in the initial namespace).

@@ -223,6 +223,26 @@ func TestSetDevicesV1MatchesLibrary(t *testing.T) {
 	}
 }
 
+// TestSetDevicesV1Order: devices.list keeps the rules' order, as the OCI
+// spec asks and runtime-tools' linux_cgroups_devices checks (the library's
+// writer sorts them).
+func TestSetDevicesV1Order(t *testing.T) {
+	root := requireDevicesV1(t)
+	dir := devicesCgroup(t, root, "order")
+	r := &cgroups.Resources{Devices: []*devconfig.Rule{devRule(all, wc, wc, "rwm", false),
+		devRule(chr, 10, 229, "rwm", true), devRule(bdev, 8, 20, "rw", true), devRule(bdev, 10, 200, "r", true), devRule(chr, 1, 3, "rwm", true)}}
+	if err := setDevicesV1(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "devices.list"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), "c 10:229 rwm\nb 8:20 rw\nb 10:200 r\nc 1:3 rwm\n"; got != want {
+		t.Errorf("devices.list:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // TestCreateAndUpdateDevices: a container's cgroup gets gtu's default
 // rules at Create, and Update leaves them alone: it must never write the
 // deny-all that precedes them, which a running container would notice.
