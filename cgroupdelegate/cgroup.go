@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
-	_ "github.com/opencontainers/cgroups/devices" // registers the device-rule writers; without it v1 device rules fail
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/cgroups/systemd"
@@ -91,7 +90,7 @@ func New(c Config) (*Cgroup, error) {
 		}
 		return newRootless(c, cg, probeHost(c.HostUID))
 	}
-	return newCgroup(cg, nil)
+	return newCgroup(cg, v1Paths(cg))
 }
 
 func newCgroup(cg *cgroups.Cgroup, paths map[string]string) (*Cgroup, error) {

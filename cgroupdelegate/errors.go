@@ -48,6 +48,19 @@ var (
 	// ErrNotDelegated is Undelegate of a directory that is not a
 	// delegation Delegate made.
 	ErrNotDelegated = errors.New("not a delegated cgroup")
+
+	// ErrNoDevicesHelper is device rules for a cgroup v2 directory or a
+	// systemd unit without gtu-cgroup-devices installed next to gtu (the
+	// eBPF filter and systemd's properties are made there, see devices.go).
+	ErrNoDevicesHelper = errors.New("gtu-cgroup-devices (the cgroup v2 and systemd device-rule helper) is not installed next to gtu")
+)
+
+var (
+	// errDeviceHole is a device rule that takes away access a wildcard
+	// rule grants: cgroup v1 silently ignores it, so it is refused.
+	errDeviceHole = errors.New("cannot remove access granted by a wildcard rule (cgroup v1 would silently keep it)")
+	// errDevicesMismatch: devices.list does not show what the rules mean.
+	errDevicesMismatch = errors.New("the devices cgroup does not match the rules written")
 )
 
 // errNoCgroupGone is ErrNoCgroup that also matches fs.ErrNotExist, which
