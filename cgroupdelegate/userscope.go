@@ -9,7 +9,7 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
 
-	"github.com/gophertainer/gtu/internal/cghelper"
+	"github.com/gophertainer/gtu/internal/userscope"
 )
 
 // userScopeManager keeps a container in a transient Delegate=yes scope of
@@ -64,13 +64,12 @@ func (m *userScopeManager) Apply(pid int) error {
 	if pid <= 0 {
 		return fmt.Errorf("scope %s: a systemd scope needs a process", m.r.Unit)
 	}
-	var started cghelper.ScopeStarted
 	req := m.request()
 	req.Pid, req.Slice, req.Description = pid, m.r.Slice, "gtu container "+m.cfg.Name
-	if err := callHelper("scope "+m.r.Unit, req, &started, cghelper.VerbUserScopeStart); err != nil {
+	rel, err := userscope.Start(&req)
+	if err != nil {
 		return err
 	}
-	rel := started.ControlGroup
 	hs, err := hierarchies(cgroupRoot)
 	if err != nil {
 		return errors.Join(fmt.Errorf("scope %s: %w", m.r.Unit, err), m.stop())
@@ -188,13 +187,14 @@ func (m *userScopeManager) Destroy() error {
 }
 
 // request names the scope and the bus for the helper.
-func (m *userScopeManager) request() cghelper.Scope {
-	return cghelper.Scope{Bus: m.r.Bus, HostUID: m.r.HostUID, Unit: m.r.Unit}
+func (m *userScopeManager) request() userscope.Request {
+	return userscope.Request{Bus: m.r.Bus, HostUID: m.r.HostUID, Unit: m.r.Unit}
 }
 
 // stop stops the scope and waits for the job (in the helper). A unit that
 // is already gone (systemd drops a scope whose processes have all exited)
 // is not an error.
 func (m *userScopeManager) stop() error {
-	return callHelper("scope "+m.r.Unit, m.request(), nil, cghelper.VerbUserScopeStop)
+	req := m.request()
+	return userscope.Stop(&req)
 }

@@ -7,8 +7,6 @@
 //	gtu-cgroup systemd-set       ... set limits
 //	gtu-cgroup systemd-add-pid   ... add a process
 //	gtu-cgroup systemd-destroy   ... stop the unit, remove its cgroups
-//	gtu-cgroup user-scope-start  ask the user's systemd --user for a Delegate=yes scope
-//	gtu-cgroup user-scope-stop   ... stop it
 //
 // Errors go to stderr as one message starting "gtu-cgroup: ", with exit
 // status 1; the library's warnings go to stderr, one per line, before it.
@@ -22,12 +20,13 @@
 //     0.37 MB, for pure cgroup v2 hosts and systemd only; the cgroup v1
 //     rules, which every container on a v1 or hybrid host needs, are
 //     written by gtu itself (cgroupdelegate/devices.go);
-//   - the library's systemd and manager packages and go-systemd's D-Bus
-//     client (its Conn and the unit calls), 0.14 MB, for --systemd-cgroup
-//     and for rootless containers in a systemd --user scope only. (godbus's
-//     own connection code stays in gtu: gtu imports that package through
-//     cgroups.Cgroup's SystemdProps field, and its init registers the
-//     transports, which keeps them and NewConn linked.)
+//   - the library's systemd and manager packages, for --systemd-cgroup
+//     only (with the helper's other changes, gtu's binary shrank by
+//     0.1 MB). The D-Bus client itself stays in gtu: gtu imports godbus
+//     through cgroups.Cgroup's SystemdProps field, and its package init
+//     registers the transports, which keeps them and NewConn linked; so
+//     the rootless user scope's two D-Bus calls stay in gtu too
+//     (internal/userscope), where they cost no extra process.
 //
 // Each run costs one exec (a few milliseconds) where it is needed. A BPF
 // program attached with BPF_PROG_ATTACH, and a unit systemd made, outlive
@@ -59,7 +58,7 @@ func main() {
 	}
 }
 
-const usage = "usage: gtu-cgroup v2 PATH | systemd-apply | systemd-set | systemd-add-pid | systemd-destroy | user-scope-start | user-scope-stop (request as JSON on stdin)"
+const usage = "usage: gtu-cgroup v2 PATH | systemd-apply | systemd-set | systemd-add-pid | systemd-destroy (request as JSON on stdin)"
 
 func run(args []string, in io.Reader, out io.Writer) error {
 	if len(args) == 0 {
@@ -78,19 +77,6 @@ func run(args []string, in io.Reader, out io.Writer) error {
 			return err
 		}
 		return systemdVerb(verb, &req, out)
-	case cghelper.VerbUserScopeStart, cghelper.VerbUserScopeStop:
-		var req cghelper.Scope
-		if err := decode(verb, in, &req); err != nil {
-			return err
-		}
-		if verb == cghelper.VerbUserScopeStop {
-			return stopScope(&req)
-		}
-		rel, err := startScope(&req)
-		if err != nil {
-			return err
-		}
-		return json.NewEncoder(out).Encode(cghelper.ScopeStarted{ControlGroup: rel})
 	}
 	return fmt.Errorf("unknown verb %q; %s", verb, usage)
 }

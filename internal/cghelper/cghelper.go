@@ -34,12 +34,6 @@ const (
 	VerbSystemdSet     = "systemd-set"
 	VerbSystemdAddPid  = "systemd-add-pid"
 	VerbSystemdDestroy = "systemd-destroy"
-
-	// A transient Delegate=yes scope from a user's systemd --user
-	// manager, on a Scope request. Start answers with a ScopeStarted;
-	// stopping a unit that is already gone succeeds.
-	VerbUserScopeStart = "user-scope-start"
-	VerbUserScopeStop  = "user-scope-stop"
 )
 
 // Systemd is the request of the systemd-* verbs: what gtu passed to the
@@ -60,21 +54,4 @@ type Systemd struct {
 // directory, as the manager's GetPaths returns it.
 type Paths struct {
 	Paths map[string]string `json:"paths"`
-}
-
-// Scope is the request of the user-scope verbs.
-type Scope struct {
-	Bus     string `json:"bus"`     // unix:path=... of the user's bus
-	HostUID int    `json:"hostUID"` // who to authenticate as
-	Unit    string `json:"unit"`    // gtu-ID.scope, or from "slice:prefix:name"
-	// Start only.
-	Slice       string `json:"slice,omitempty"` // "" for the manager's default
-	Pid         int    `json:"pid,omitempty"`
-	Description string `json:"description,omitempty"`
-}
-
-// ScopeStarted is user-scope-start's answer: the scope's ControlGroup
-// property, relative to the hierarchies' roots.
-type ScopeStarted struct {
-	ControlGroup string `json:"controlGroup"`
 }

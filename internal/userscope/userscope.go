@@ -1,4 +1,14 @@
-package main
+// Package userscope asks a user's systemd --user manager, over D-Bus, for
+// the transient Delegate=yes scope a rootless container lives in, and
+// stops it (cgroupdelegate/userscope.go keeps the rest: the scope's
+// cgroupfs side, the limits, Load and Save).
+//
+// It stays in gtu although the rest of gtu's D-Bus work runs in gtu-cgroup:
+// keeping it costs gtu's binary 37 KB (godbus's connection code is linked
+// anyway), while running it in the helper cost every rootless container in
+// a scope two helper starts, about 12 ms (34.5 -> 46.6 ms per run, measured
+// as the test user under a real systemd --user).
+package userscope
 
 import (
 	"context"
@@ -9,15 +19,22 @@ import (
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
-
-	"github.com/gophertainer/gtu/internal/cghelper"
 )
 
-// The user scope of a rootless container (cgroupdelegate/userscope.go
-// keeps the rest: the scope's cgroupfs side, the limits, Load and Save).
 // The library's systemd driver cannot do this: it refuses rootless on
 // cgroup v1 and hybrid hosts, and it authenticates with the uid it runs as
 // (0 inside a user namespace).
+
+// Request names a scope and the bus of its manager.
+type Request struct {
+	Bus     string // unix:path=... of the user's bus
+	HostUID int    // who to authenticate as
+	Unit    string // gtu-ID.scope, or from "slice:prefix:name"
+	// Start only.
+	Slice       string // "" for the manager's default
+	Pid         int
+	Description string
+}
 
 // busTimeout bounds each conversation with the user manager.
 const busTimeout = 10 * time.Second
@@ -51,10 +68,10 @@ func dialUser(ctx context.Context, bus string, hostUID int) (*sddbus.Conn, error
 	return conn, nil
 }
 
-// startScope asks the manager for the scope with req.Pid in it and
+// Start asks the manager for the scope with req.Pid in it and
 // returns the scope's ControlGroup. If that cannot be read, the scope is
 // stopped again.
-func startScope(req *cghelper.Scope) (string, error) {
+func Start(req *Request) (string, error) {
 	if req.Pid <= 0 {
 		return "", fmt.Errorf("scope %s: a systemd scope needs a process", req.Unit)
 	}
@@ -94,8 +111,8 @@ func startScope(req *cghelper.Scope) (string, error) {
 	return rel, nil
 }
 
-// stopScope stops the scope and waits for the job.
-func stopScope(req *cghelper.Scope) error {
+// Stop stops the scope and waits for the job.
+func Stop(req *Request) error {
 	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
 	defer cancel()
 	conn, err := dialUser(ctx, req.Bus, req.HostUID)
