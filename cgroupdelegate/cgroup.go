@@ -22,8 +22,7 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs"
-	"github.com/opencontainers/cgroups/manager"
-	"github.com/opencontainers/cgroups/systemd"
+	"github.com/opencontainers/cgroups/fs2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -94,18 +93,46 @@ func New(c Config) (*Cgroup, error) {
 }
 
 func newCgroup(cg *cgroups.Cgroup, paths map[string]string) (*Cgroup, error) {
-	if cg.Systemd && !systemd.IsRunningSystemd() {
+	if cg.Systemd && !systemdBooted() {
 		return nil, fmt.Errorf("--systemd-cgroup: %w", ErrSystemdNotRunning)
 	}
 	if len(cg.Resources.Unified) > 0 && !cgroups.IsCgroup2UnifiedMode() {
 		return nil, badField("linux.resources.unified",
 			fmt.Errorf("%w: this host keeps its controllers in cgroup v1 hierarchies", ErrUnifiedNeedsV2))
 	}
-	mgr, err := manager.NewWithPaths(cg, paths)
+	if cg.Systemd {
+		return &Cgroup{cfg: cg, mgr: newSystemdManager(cg, paths)}, nil
+	}
+	mgr, err := fsManager(cg, paths)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", describe(cg), err)
 	}
 	return &Cgroup{cfg: cg, mgr: mgr}, nil
+}
+
+// systemdBooted is sd_booted(3), as the library's systemd.IsRunningSystemd:
+// systemd is the init system if /run/systemd/system is a directory. (Here,
+// not through that package, which links the D-Bus client: see helper.go.)
+func systemdBooted() bool {
+	fi, err := os.Lstat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+// fsManager is the library's cgroupfs driver for the host: fs2 on a pure
+// cgroup v2 host, fs on v1 and hybrid ones (which also creates the cgroup in
+// the unified tree), on paths (nil: computed from cg). It is what the
+// library's manager.NewWithPaths picks without Systemd; that package is not
+// used because it links the systemd driver.
+func fsManager(cg *cgroups.Cgroup, paths map[string]string) (cgroups.Manager, error) {
+	if !cgroups.IsCgroup2UnifiedMode() {
+		return fs.NewManager(cg, paths)
+	}
+	// As manager.NewWithPaths: one path at most, under the key "".
+	dir := paths[""]
+	if len(paths) > 1 || (dir != "" && (!filepath.IsAbs(dir) || filepath.Clean(dir) != dir)) {
+		return nil, fmt.Errorf("inconsistent cgroup v2 paths %v: want one absolute clean path under the key \"\"", paths)
+	}
+	return fs2.NewManager(cg, dir)
 }
 
 // describe names the cgroup in errors the way config.json does.
@@ -193,6 +220,14 @@ func (c *Cgroup) Apply(pid int) error {
 
 func (c *Cgroup) applySystemd(pid int) error {
 	name := describe(c.cfg)
+	if m, ok := c.mgr.(*systemdManager); ok {
+		// One helper run creates the unit with the pid in it and sets
+		// the limits, and destroys the unit again if either fails.
+		if err := m.Apply(pid); err != nil {
+			return fmt.Errorf("cgroup %s: %w", name, err)
+		}
+		return nil
+	}
 	// systemd creates the scope with the pid already in it.
 	if err := c.mgr.Apply(pid); err != nil {
 		return errors.Join(fmt.Errorf("cgroup %s: create and join pid %d: %w", name, pid, err), c.mgr.Destroy())

@@ -405,6 +405,9 @@ func TestSignalGone(t *testing.T) {
 }
 
 func TestNewSystemdNotRunning(t *testing.T) {
+	if systemdBooted() != systemd.IsRunningSystemd() {
+		t.Errorf("systemdBooted() = %v, the library says %v", systemdBooted(), systemd.IsRunningSystemd())
+	}
 	if systemd.IsRunningSystemd() {
 		t.Skip("systemd runs here")
 	}

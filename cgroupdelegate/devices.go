@@ -8,7 +8,6 @@ import (
 	"github.com/moby/sys/userns"
 	"github.com/opencontainers/cgroups"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
-	"github.com/opencontainers/cgroups/systemd"
 )
 
 // The cgroups library writes device rules only through hooks that its
@@ -18,12 +17,12 @@ import (
 // 0.37 MB of the 7.4 MB binary (measured), which every gtu start maps,
 // although only pure v2 hosts need it. gtu sets the hooks itself: the v1 writer below, which
 // every container on a v1 or hybrid host needs, runs in-process; the eBPF
-// filter and systemd's device properties run the library's own code in
-// gtu-cgroup-devices (deviceshelper.go).
+// filter runs the library's own code in gtu-cgroup (helper.go), and so do
+// systemd's device properties, with the library's whole systemd manager
+// (systemd.go).
 func init() {
 	cgroups.DevicesSetV1 = setDevicesV1
 	cgroups.DevicesSetV2 = setDevicesV2
-	systemd.GenerateDeviceProps = systemdDeviceProps
 }
 
 // setDevicesV1 writes r.Devices to the v1 devices cgroup at path: deny

@@ -12,7 +12,6 @@ import (
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // the library's writers, to compare with (tests only)
 	devconfig "github.com/opencontainers/cgroups/devices/config"
-	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -21,9 +20,8 @@ import (
 // package variables are initialised after every imported package's init
 // (the devices package's included) and before this package's init.
 var (
-	librarySetV1       = cgroups.DevicesSetV1
-	librarySetV2       = cgroups.DevicesSetV2
-	libraryDeviceProps = systemd.GenerateDeviceProps
+	librarySetV1 = cgroups.DevicesSetV1
+	librarySetV2 = cgroups.DevicesSetV2
 )
 
 func devRule(t devconfig.Type, major, minor int64, perms string, allow bool) *devconfig.Rule {

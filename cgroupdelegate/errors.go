@@ -49,10 +49,11 @@ var (
 	// delegation Delegate made.
 	ErrNotDelegated = errors.New("not a delegated cgroup")
 
-	// ErrNoDevicesHelper is device rules for a cgroup v2 directory or a
-	// systemd unit without gtu-cgroup-devices installed next to gtu (the
-	// eBPF filter and systemd's properties are made there, see devices.go).
-	ErrNoDevicesHelper = errors.New("gtu-cgroup-devices (the cgroup v2 and systemd device-rule helper) is not installed next to gtu")
+	// ErrNoCgroupHelper is device rules for a cgroup v2 directory, a
+	// systemd-managed cgroup or a systemd --user scope without gtu-cgroup
+	// installed next to gtu (the eBPF filter and every D-Bus conversation
+	// are made there, see helper.go).
+	ErrNoCgroupHelper = errors.New("gtu-cgroup (the helper for cgroup v2 device rules and systemd) is not installed next to gtu")
 )
 
 var (

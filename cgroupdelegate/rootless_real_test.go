@@ -23,6 +23,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/gophertainer/gtu/internal/cghelper"
 	"github.com/gophertainer/gtu/internal/testhost"
 )
 
@@ -56,7 +57,12 @@ func testUserIDs(t *testing.T) (uid, gid int) {
 // (setpriv, unshare, the systemd-user.sh wrapper...).
 func runHelper(t *testing.T, mode string, prefix ...string) {
 	t.Helper()
-	bin := testhost.SelfCopy(t, testhost.PublicDir(t, "gtu-cgdel-"), "cgroupdelegate.test")
+	dir := testhost.PublicDir(t, "gtu-cgdel-")
+	bin := testhost.SelfCopy(t, dir, "cgroupdelegate.test")
+	// gtu-cgroup next to the test binary, where a copy of gtu would look
+	// for it: the user scope is asked for there.
+	useHelper(t)
+	testhost.CopyFile(t, builtHelper, filepath.Join(dir, cghelper.Name), 0o755)
 	args := append(slices.Clone(prefix), bin, "-test.run=^TestRootlessHelper$", "-test.v", "-test.count=1")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "HOME=/", "XDG_RUNTIME_DIR=", "DBUS_SESSION_BUS_ADDRESS=")

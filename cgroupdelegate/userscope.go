@@ -1,23 +1,20 @@
 package cgroupdelegate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
-	"strconv"
-	"time"
 
-	sddbus "github.com/coreos/go-systemd/v22/dbus"
-	"github.com/godbus/dbus/v5"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fs2"
-	"github.com/opencontainers/cgroups/manager"
+
+	"github.com/gophertainer/gtu/internal/userscope"
 )
 
 // userScopeManager keeps a container in a transient Delegate=yes scope of
-// the user's systemd --user manager, asked for over D-Bus. The scope's
+// the user's systemd --user manager, asked for over D-Bus by gtu-cgroup
+// (cmd/gtu-cgroup/userscope.go; helper.go says why not here). The scope's
 // cgroup2 directory does what cgroup2 offers without controllers (freeze,
 // kill, the process list, cgroup.events); limits, when asked for, go to
 // the v1 directories root delegated (limits manager), because a scope on
@@ -30,9 +27,6 @@ type userScopeManager struct {
 	paths  map[string]string // "" (cgroup2) and "name=systemd": the scope's directories; plus r.Limits
 	limits cgroups.Manager   // nil without limits
 }
-
-// busTimeout bounds each conversation with the user manager.
-const busTimeout = 10 * time.Second
 
 // scopeUnit names the scope: "slice:prefix:name" from linux.cgroupsPath
 // with --systemd-cgroup (convertPath checked it), else gtu-<id>.scope in
@@ -53,7 +47,7 @@ func newUserScope(cg *cgroups.Cgroup, paths map[string]string, r *savedRootless)
 	if len(r.Limits) > 0 {
 		lcfg := *cg
 		lcfg.Systemd = false
-		lim, err := manager.NewWithPaths(&lcfg, maps.Clone(r.Limits))
+		lim, err := fsManager(&lcfg, maps.Clone(r.Limits))
 		if err != nil {
 			return nil, fmt.Errorf("cgroup %s: delegated v1 cgroups for the limits: %w", describe(cg), err)
 		}
@@ -63,35 +57,6 @@ func newUserScope(cg *cgroups.Cgroup, paths map[string]string, r *savedRootless)
 	return &Cgroup{cfg: cg, mgr: m, rootless: r}, nil
 }
 
-// dialUser connects to the user's bus as the host uid. The bus compares
-// an EXTERNAL identity with the socket's peer credentials, which it sees as
-// the host uid: a client in a user namespace that names its uid there (0)
-// is refused (measured: "AUTH EXTERNAL 30" gets REJECTED). godbus v5 names
-// no identity at all ("AUTH EXTERNAL", then an empty DATA, godbus#264), so
-// the kernel's answer is taken; the host uid is given here so that the
-// right identity is the one named if the library ever sends it.
-func dialUser(ctx context.Context, bus string, hostUID int) (*sddbus.Conn, error) {
-	conn, err := sddbus.NewConnection(func() (*dbus.Conn, error) {
-		c, err := dbus.Dial(bus, dbus.WithContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		if err := c.Auth([]dbus.Auth{dbus.AuthExternal(strconv.Itoa(hostUID))}); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("authenticate as uid %d: %w", hostUID, err)
-		}
-		if err := c.Hello(); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("systemd --user at %s: %w", bus, err)
-	}
-	return conn, nil
-}
-
 // Apply asks the manager for the scope with pid in it, then finds the
 // scope's directories and, with limits, places pid in the delegated v1
 // cgroups as well.
@@ -99,38 +64,11 @@ func (m *userScopeManager) Apply(pid int) error {
 	if pid <= 0 {
 		return fmt.Errorf("scope %s: a systemd scope needs a process", m.r.Unit)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
-	defer cancel()
-	conn, err := dialUser(ctx, m.r.Bus, m.r.HostUID)
+	req := m.request()
+	req.Pid, req.Slice, req.Description = pid, m.r.Slice, "gtu container "+m.cfg.Name
+	rel, err := userscope.Start(&req)
 	if err != nil {
 		return err
-	}
-	defer conn.Close()
-	props := []sddbus.Property{
-		sddbus.PropDescription("gtu container " + m.cfg.Name),
-		sddbus.PropPids(uint32(pid)),
-		{Name: "Delegate", Value: dbus.MakeVariant(true)},
-		// As runc: no implicit ordering on or conflict with shutdown
-		// targets; the container's lifetime is its own.
-		{Name: "DefaultDependencies", Value: dbus.MakeVariant(false)},
-	}
-	if m.r.Slice != "" {
-		props = append(props, sddbus.PropSlice(m.r.Slice))
-	}
-	done := make(chan string, 1)
-	if _, err := conn.StartTransientUnitContext(ctx, m.r.Unit, "fail", props, done); err != nil {
-		return fmt.Errorf("scope %s: start: %w", m.r.Unit, err)
-	}
-	if err := waitJob(ctx, m.r.Unit, "start", done); err != nil {
-		return err
-	}
-	prop, err := conn.GetUnitTypePropertyContext(ctx, m.r.Unit, "Scope", "ControlGroup")
-	if err != nil {
-		return errors.Join(fmt.Errorf("scope %s: read its cgroup: %w", m.r.Unit, err), m.stop())
-	}
-	rel, ok := prop.Value.Value().(string)
-	if !ok || rel == "" {
-		return errors.Join(fmt.Errorf("scope %s: no cgroup (%v)", m.r.Unit, prop.Value), m.stop())
 	}
 	hs, err := hierarchies(cgroupRoot)
 	if err != nil {
@@ -248,42 +186,15 @@ func (m *userScopeManager) Destroy() error {
 	return err
 }
 
-// stop stops the scope and waits for the job. A unit that is already gone
-// (systemd drops a scope whose processes have all exited) is not an error.
-func (m *userScopeManager) stop() error {
-	ctx, cancel := context.WithTimeout(context.Background(), busTimeout)
-	defer cancel()
-	conn, err := dialUser(ctx, m.r.Bus, m.r.HostUID)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	done := make(chan string, 1)
-	if _, err := conn.StopUnitContext(ctx, m.r.Unit, "replace", done); err != nil {
-		var de dbus.Error
-		if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
-			return nil
-		}
-		return fmt.Errorf("scope %s: stop: %w", m.r.Unit, err)
-	}
-	if err := waitJob(ctx, m.r.Unit, "stop", done); err != nil {
-		return err
-	}
-	// A scope that ended in "failed" stays loaded; forget it, so that
-	// the name can be used again.
-	_ = conn.ResetFailedUnitContext(ctx, m.r.Unit)
-	return nil
+// request names the scope and the bus for the helper.
+func (m *userScopeManager) request() userscope.Request {
+	return userscope.Request{Bus: m.r.Bus, HostUID: m.r.HostUID, Unit: m.r.Unit}
 }
 
-// waitJob waits for a systemd job's result on done ("done" is success).
-func waitJob(ctx context.Context, unit, verb string, done <-chan string) error {
-	select {
-	case res := <-done:
-		if res != "done" {
-			return fmt.Errorf("scope %s: %s job %s", unit, verb, res)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("scope %s: %s: %w", unit, verb, ctx.Err())
-	}
+// stop stops the scope and waits for the job (in the helper). A unit that
+// is already gone (systemd drops a scope whose processes have all exited)
+// is not an error.
+func (m *userScopeManager) stop() error {
+	req := m.request()
+	return userscope.Stop(&req)
 }

@@ -39,9 +39,10 @@ CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-sess
 # drivers that need C headers and that gtu never uses.
 CGO_ENABLED=0 go build -trimpath -tags "exclude_graphdriver_btrfs exclude_graphdriver_devicemapper" \
 	-ldflags "-s -w" -o "$(dirname "$out")/gtu-storage" ./cmd/gtu-storage
-# The cgroup v2 eBPF device filter and systemd's device properties, made by
-# the cgroups library's devices package, which links the eBPF loader
-# (cilium/ebpf, debug/elf, compress/*): 0.37 MB that gtu would map at
-# every start, for pure cgroup v2 hosts and --systemd-cgroup only. gtu
-# writes v1 device rules itself (see cmd/gtu-cgroup-devices).
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-cgroup-devices" ./cmd/gtu-cgroup-devices
+# The cgroup work gtu does not link (see cmd/gtu-cgroup): the cgroups
+# library's devices package (the cgroup v2 eBPF device filter, with the eBPF
+# loader: cilium/ebpf, debug/elf, compress/*), its systemd and manager
+# packages and go-systemd's D-Bus client, for pure cgroup v2 hosts,
+# --systemd-cgroup and rootless systemd --user scopes only; gtu would map
+# them at every start. gtu writes v1 device rules itself.
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$(dirname "$out")/gtu-cgroup" ./cmd/gtu-cgroup
