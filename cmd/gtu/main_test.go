@@ -2,14 +2,13 @@ package main
 
 import (
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/alecthomas/kong"
 )
 
-func TestOtherVerbs(t *testing.T) {
+func TestVerbModel(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		verb string // field of CLI kept; "" when the whole model must be used
@@ -19,6 +18,7 @@ func TestOtherVerbs(t *testing.T) {
 		{[]string{"--root=/r", "--debug", "--systemd-cgroup", "--rootless", "delete", "-f", "x"}, "Delete"},
 		{[]string{"--root", "run", "state", "x"}, "State"},    // "run" is --root's value
 		{[]string{"exec", "x", "--", "sh", "--help"}, "Exec"}, // --help is the process's
+		{[]string{"cgroup-delegate", "--user", "u"}, "CgroupDelegate"},
 		{[]string{"-v"}, ""},
 		{[]string{}, ""},
 		{[]string{"run", "--help"}, ""},
@@ -26,24 +26,28 @@ func TestOtherVerbs(t *testing.T) {
 		{[]string{"help"}, ""},
 		{[]string{"--", "run"}, ""},
 	} {
-		got := otherVerbs(tc.args)
+		model, ok := verbModel(tc.args)
 		if tc.verb == "" {
-			if got != "" {
-				t.Errorf("%q: got pattern %q, want the whole model", tc.args, got)
+			if ok {
+				t.Errorf("%q: got a model %v, want the whole model", tc.args, model)
 			}
 			continue
 		}
-		re, err := regexp.Compile(got)
-		if err != nil {
-			t.Fatalf("%q: pattern %q: %v", tc.args, got, err)
+		if !ok {
+			t.Errorf("%q: no model, want one with %s", tc.args, tc.verb)
+			continue
 		}
 		typ := reflect.TypeFor[CLI]()
 		for i := 0; i < typ.NumField(); i++ {
 			f := typ.Field(i)
-			name := "CLI." + f.Name
 			_, isCmd := f.Tag.Lookup("cmd")
-			if dropped := re.MatchString(name); dropped != (isCmd && f.Name != tc.verb) {
-				t.Errorf("%q: pattern %q drops %s: %v", tc.args, got, name, dropped)
+			mf, kept := model.FieldByName(f.Name)
+			want := f.IsExported() && (!isCmd || f.Name == tc.verb)
+			if kept != want {
+				t.Errorf("%q: the model keeps %s: %v, want %v", tc.args, f.Name, kept, want)
+			}
+			if kept && (mf.Type != f.Type || mf.Tag != f.Tag) {
+				t.Errorf("%q: field %s differs: %v %q", tc.args, f.Name, mf.Type, mf.Tag)
 			}
 		}
 	}
