@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -154,8 +155,8 @@ func requireProcfs() error {
 
 // maskPath hides path: a directory under an empty read-only tmpfs, anything
 // else under a bind of /dev/null. A missing path is not an error.
-func maskPath(root *os.File, path string) error {
-	h, err := pathrs.OpenatInRoot(root, path)
+func maskPath(root *lookup, path string) error {
+	h, err := root.open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -182,8 +183,8 @@ func maskPath(root *os.File, path string) error {
 // keeping its other flags (in a user namespace nosuid/nodev/noexec and the
 // atime mode may be locked and must be repeated). A missing path is not an
 // error.
-func readonlyPath(root *os.File, path string) error {
-	h, err := pathrs.OpenatInRoot(root, path)
+func readonlyPath(root *lookup, path string) error {
+	h, err := root.open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -194,10 +195,66 @@ func readonlyPath(root *os.File, path string) error {
 	if err != nil {
 		return fmt.Errorf("bind onto itself: %w", err)
 	}
-	top, err := openIn(root, path)
+	top, err := root.open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("open %s in root: %w", path, err)
 	}
 	defer top.Close()
 	return remountKeeping(top, unix.MS_RDONLY|unix.MS_REC)
+}
+
+// lookup resolves maskedPaths and readonlyPaths inside root. Nearly all of
+// them are under /proc and /sys, filesystems gtu has just mounted: the
+// directory is resolved once with pathrs-lite (a verified lookup costs
+// about ten system calls: openat2, then checks through
+// /proc/thread-self/fd), and what is below it with one openat2 that the
+// kernel confines to it and that follows no symlink at all. A path with a
+// symlink anywhere, its last component included (openat2 says ELOOP), or
+// anything else unusual, is resolved by pathrs-lite inside root as before;
+// a missing path is missing either way.
+type lookup struct {
+	root  *os.File
+	under map[string]*os.File // "proc", "sys" -> handle
+}
+
+func newLookup(root *os.File) *lookup {
+	return &lookup{root: root, under: map[string]*os.File{}}
+}
+
+func (l *lookup) close() {
+	for _, f := range l.under {
+		f.Close()
+	}
+}
+
+func (l *lookup) open(path string) (*os.File, error) {
+	top, rest, ok := strings.Cut(strings.TrimLeft(filepath.Clean("/"+path), "/"), "/")
+	if ok && (top == "proc" || top == "sys") && rest != "" {
+		dir, err := l.dir(top)
+		if err == nil {
+			fd, err := unix.Openat2(int(dir.Fd()), rest, &unix.OpenHow{
+				Flags:   unix.O_PATH | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+			})
+			switch {
+			case err == nil:
+				return os.NewFile(uintptr(fd), path), nil
+			case errors.Is(err, unix.ENOENT):
+				return nil, &os.PathError{Op: "openat2", Path: path, Err: err}
+			}
+		}
+	}
+	return pathrs.OpenatInRoot(l.root, path)
+}
+
+func (l *lookup) dir(top string) (*os.File, error) {
+	if f, ok := l.under[top]; ok {
+		return f, nil
+	}
+	f, err := pathrs.OpenatInRoot(l.root, "/"+top)
+	if err != nil {
+		return nil, err
+	}
+	l.under[top] = f
+	return f, nil
 }

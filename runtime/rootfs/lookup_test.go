@@ -1,0 +1,66 @@
+package rootfs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// lookup opens what pathrs-lite would, inside root: plain paths under /proc
+// and /sys by one confined openat2, anything through a symlink by pathrs.
+func TestLookupSameAsInRoot(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"proc/acpi", "sys/firmware", "etc"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "proc/kcore"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An absolute symlink must resolve inside root, not on the host.
+	if err := os.Symlink("/etc", filepath.Join(dir, "proc/link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../..", filepath.Join(dir, "sys/up")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := openRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	l := newLookup(root)
+	defer l.close()
+	inode := func(f *os.File) uint64 {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return st.Ino
+	}
+	for _, path := range []string{"/proc/acpi", "/proc/kcore", "proc/../sys/firmware", "/proc/link", "/sys/up", "/etc"} {
+		f, err := l.open(path)
+		if err != nil {
+			t.Errorf("open %s: %v", path, err)
+			continue
+		}
+		want, err := pathrs.OpenatInRoot(root, path)
+		if err != nil {
+			t.Fatalf("pathrs %s: %v", path, err)
+		}
+		if got, want := inode(f), inode(want); got != want {
+			t.Errorf("open %s: inode %d, pathrs-lite finds %d", path, got, want)
+		}
+	}
+	for _, p := range []string{"/proc/timer_stats", "/sys/nope/deeper", "/nope"} {
+		if _, err := l.open(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("open %s: %v, want not exist", p, err)
+		}
+	}
+}
