@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -62,5 +64,54 @@ func TestLookupSameAsInRoot(t *testing.T) {
 		if _, err := l.open(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("open %s: %v, want not exist", p, err)
 		}
+	}
+}
+
+// mkdirIn makes a missing directory as pathrs-lite's MkdirAllHandle would,
+// and never follows a symlink out of root while doing it the short way.
+func TestMkdirInSameAsPathrs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string)
+		path  string
+	}{
+		{"missing leaf", func(string) {}, "/dev/pts"},
+		{"missing parents", func(string) {}, "/a/b/c"},
+		{"existing", func(string) {}, "/dev"},
+		{"leaf is a symlink in root", func(dir string) {
+			os.Symlink("/etc", filepath.Join(dir, "dev/shm"))
+		}, "/dev/shm"},
+		{"leaf is a dangling symlink", func(dir string) {
+			os.Symlink("/nope", filepath.Join(dir, "dev/mqueue"))
+		}, "/dev/mqueue"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			results := [2]string{}
+			for i, fn := range []func(*os.File, string) (*os.File, error){mkdirIn, func(r *os.File, p string) (*os.File, error) { return pathrs.MkdirAllHandle(r, p, 0o755) }} {
+				dir := t.TempDir()
+				for _, d := range []string{"dev", "etc"} {
+					if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tc.setup(dir)
+				root, err := openRoot(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := fn(root, tc.path)
+				root.Close()
+				if err != nil {
+					results[i] = "error"
+					continue
+				}
+				link, _ := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+				f.Close()
+				results[i] = strings.TrimPrefix(link, dir)
+			}
+			if results[0] != results[1] {
+				t.Errorf("mkdirIn(%s) opened %q, MkdirAllHandle %q", tc.path, results[0], results[1])
+			}
+		})
 	}
 }

@@ -48,21 +48,64 @@ func openIn(root *os.File, path string) (*os.File, error) {
 // A directory that already exists (most mount points: /proc, /dev, /sys,
 // and every parent) is only opened: pathrs-lite's MkdirAllHandle verifies
 // each step it resolves through /proc/thread-self/fd (about twenty system
-// calls a directory, counted with strace), while OpenatInRoot is one
-// openat2 with RESOLVE_IN_ROOT, just as safe for a lookup.
+// calls a directory, counted with strace), while OpenatInRoot does one
+// openat2 with RESOLVE_IN_ROOT and checks only the result, just as safe for
+// a lookup.
+//
+// The same goes for a directory whose parent exists (/dev/pts, /dev/shm and
+// /dev/mqueue in the fresh /dev tmpfs): the parent is opened, and the last
+// component made and opened relative to it with mkdirat and an O_NOFOLLOW
+// openat, which cannot leave the parent.
 func mkdirIn(root *os.File, path string) (*os.File, error) {
-	if f, err := pathrs.OpenatInRoot(root, path); err == nil {
-		var st unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	f, err := pathrs.OpenatInRoot(root, path)
+	if err == nil {
+		if isDir(f) {
 			return f, nil
 		}
 		f.Close()
+	} else if errors.Is(err, os.ErrNotExist) {
+		if f, ok := mkdirLast(root, path); ok {
+			return f, nil
+		}
 	}
-	f, err := pathrs.MkdirAllHandle(root, path, 0o755)
+	f, err = pathrs.MkdirAllHandle(root, path, 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("mkdir %s in root: %w", path, err)
 	}
 	return f, nil
+}
+
+// mkdirLast makes the last component of path in its existing parent
+// directory; false if anything is not as expected (MkdirAllHandle then
+// does it the long way and reports the error).
+func mkdirLast(root *os.File, path string) (*os.File, bool) {
+	clean := filepath.Clean("/" + path)
+	base := filepath.Base(clean)
+	if clean == "/" || base == ".." {
+		return nil, false
+	}
+	parent, err := pathrs.OpenatInRoot(root, filepath.Dir(clean))
+	if err != nil {
+		return nil, false
+	}
+	defer parent.Close()
+	if !isDir(parent) {
+		return nil, false
+	}
+	if err := unix.Mkdirat(int(parent.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, false
+	}
+	f, err := openAt(parent, base, clean, unix.O_DIRECTORY)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// isDir reports whether the handle f is a directory.
+func isDir(f *os.File) bool {
+	var st unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 // fileIn returns a handle of the file at path inside root, creating an empty
