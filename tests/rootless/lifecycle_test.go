@@ -716,3 +716,23 @@ func TestInitStageImage(t *testing.T) {
 		c2.assertGone()
 	}
 }
+
+// A pids limit too small for the init stage's threads fails create with a
+// message that says so, and leaves nothing behind.
+func TestPidsLimitTooSmall(t *testing.T) {
+	requireRoot(t)
+	specOnly(t, "the message is gtu's")
+	t.Parallel()
+	e := newEnv(t)
+	c := e.newContainer(t, "true")
+	if c.spec.Linux.Resources == nil {
+		c.spec.Linux.Resources = &specs.LinuxResources{}
+	}
+	limit := int64(2)
+	c.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+	r := c.run()
+	if r.code == 0 || !strings.Contains(r.stderr, "linux.resources.pids.limit 2") {
+		t.Errorf("run with pids.limit 2: want a failure naming linux.resources.pids.limit, got %v", r)
+	}
+	c.assertGone()
+}
