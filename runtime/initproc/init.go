@@ -1,5 +1,5 @@
 // Package initproc is everything that runs inside the container's new
-// namespaces: the init stage that gtu re-executes as the container's first
+// namespaces: the init stage (cmd/gtu-init) that gtu runs as the container's first
 // process. It follows the spec.Plan it receives over the sync socket (see
 // package protocol for the whole sequence) and ends by exec'ing the user's
 // process. It never imports runtime/container.

@@ -12,7 +12,7 @@ const (
 	EnvSeccompFD = "_GTU_SECCOMP_FD" // linux.seccomp.listenerPath connection (notify only)
 )
 
-// InitArg is argv[1] of the re-executed binary that selects the init stage.
+// InitArg is argv[1] of gtu-init when gtu runs it as the init stage.
 const InitArg = "init"
 
 // GoEnv is added to the init stage's environment (never to the container

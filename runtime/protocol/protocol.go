@@ -1,5 +1,5 @@
 // Package protocol is the one conversation between gtu (the parent: create or
-// run) and the init stage it re-executes as the container's first process.
+// run) and the init stage (gtu-init) it runs as the container's first process.
 // Every message that crosses the sync socket is a Message of a Kind below,
 // and both ends check the order of steps with a Sequence. After the socket
 // closes, exec.fifo carries one last result from the init to `gtu start`.
