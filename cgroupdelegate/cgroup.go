@@ -465,6 +465,41 @@ func (c *Cgroup) Destroy() error {
 	return removeDirs(dirs)
 }
 
+// DestroySaved removes the directories of a cgroup saved by Save when the
+// fs drivers made it (root, no --systemd-cgroup), without rebuilding its
+// manager: the delete of a stopped container needs nothing else from it,
+// and Load's rebuild starts with a cold encoding/json decode of the
+// library's whole configuration type. For any other kind of saved cgroup
+// (systemd, rootless) it does nothing and reports false: Load it then.
+func DestroySaved(raw json.RawMessage, paths map[string]string) (bool, error) {
+	var st struct {
+		Version int `json:"version"`
+		Config  *struct {
+			Systemd bool `json:"Systemd"`
+		} `json:"config"`
+		Paths    map[string]string `json:"paths"`
+		Rootless json.RawMessage   `json:"rootless"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil || st.Version != savedVersion || st.Config == nil ||
+		st.Config.Systemd || (len(st.Rootless) > 0 && string(st.Rootless) != "null") {
+		return false, nil
+	}
+	if len(paths) == 0 {
+		paths = st.Paths
+	}
+	if len(paths) == 0 {
+		return false, nil
+	}
+	dirs := make([]string, 0, len(paths))
+	for _, name := range slices.Sorted(maps.Keys(paths)) {
+		if err := checkCgroupPath(paths[name]); err != nil {
+			return true, fmt.Errorf("%w: %q: %w", ErrBadState, name, err)
+		}
+		dirs = append(dirs, paths[name])
+	}
+	return true, removeDirs(dirs)
+}
+
 // checkCgroupPath checks a path Load was given before anything may remove it.
 func checkCgroupPath(p string) error {
 	if !filepath.IsAbs(p) || filepath.Clean(p) != p {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -574,5 +575,53 @@ func TestFrozenAtUnknown(t *testing.T) {
 	}
 	if _, known, _ := FrozenAt(nil); known {
 		t.Error("no paths: want unknown")
+	}
+}
+
+// DestroySaved removes an fs-driver cgroup from its saved description alone
+// (every hierarchy, the unified one included), and leaves systemd and
+// rootless descriptions to Load.
+func TestDestroySaved(t *testing.T) {
+	requireHybridRoot(t)
+	path := testCgroupPath(t)
+	cg, err := New(Config{ID: "ds", Path: path, Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](16)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Create(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := cg.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := cg.Paths()
+	if len(paths) < 2 {
+		t.Fatalf("paths %v: want a directory per hierarchy", paths)
+	}
+	done, err := DestroySaved(raw, nil)
+	if !done || err != nil {
+		t.Fatalf("DestroySaved = %v, %v", done, err)
+	}
+	for name, dir := range paths {
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %s is still there (%v)", name, dir, err)
+		}
+	}
+	for _, other := range []string{
+		`{"version":1,"config":{"Systemd":true},"paths":{"pids":"/sys/fs/cgroup/pids/x"}}`,
+		`{"version":1,"config":{},"paths":{"pids":"/sys/fs/cgroup/pids/x"},"rootless":{"mode":"user-scope"}}`,
+		`{"version":2,"config":{},"paths":{"pids":"/sys/fs/cgroup/pids/x"}}`,
+		`{"version":1,"config":{}}`,
+		`not json`,
+	} {
+		if done, err := DestroySaved(json.RawMessage(other), nil); done || err != nil {
+			t.Errorf("DestroySaved(%s) = %v, %v; want it left to Load", other, done, err)
+		}
+	}
+	// A hierarchy root is never removed.
+	root := json.RawMessage(`{"version":1,"config":{},"paths":{"pids":"/sys/fs/cgroup/pids"}}`)
+	if done, err := DestroySaved(root, nil); !done || !errors.Is(err, ErrBadState) {
+		t.Errorf("DestroySaved of a hierarchy root = %v, %v; want ErrBadState", done, err)
 	}
 }

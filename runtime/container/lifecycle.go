@@ -182,17 +182,51 @@ func (h *handle) destroy(st Status) error {
 			return err
 		}
 	}
-	cg, err := h.cgroup()
-	if err != nil {
-		return err
-	}
 	if st == Stopped && !h.st.OwnPidNS {
 		// Without a private pid namespace the init's exit leaves the
 		// other processes running; they go with the container, as in runc.
+		cg, err := h.cgroup()
+		if err != nil {
+			return err
+		}
 		if err := cg.Signal(unix.SIGKILL); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
+	if err := h.undoOutside(); err != nil {
+		return err
+	}
+	if err := h.destroyCgroup(st); err != nil {
+		return err
+	}
+	return h.dir.Remove()
+}
+
+// destroyCgroup removes the container's cgroup. A stopped container whose
+// cgroup the fs drivers made needs only its directories removed
+// (cgroupdelegate.DestroySaved), not its manager rebuilt.
+func (h *handle) destroyCgroup(st Status) error {
+	if st == Stopped && h.cg == nil {
+		if done, err := cgroupdelegate.DestroySaved(h.st.Cgroup, h.st.CgroupPaths); done {
+			if err != nil {
+				return fmt.Errorf("remove cgroup: %w", err)
+			}
+			return nil
+		}
+	}
+	cg, err := h.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return nil
+}
+
+// undoOutside undoes what the container holds outside its cgroup and state
+// directory: host mounts, the network helper, a standalone bundle.
+func (h *handle) undoOutside() error {
 	if base := h.st.HostMountsBase; base != nil {
 		if err := undoHostMounts(h.st.Rootfs, *base); err != nil {
 			return err
@@ -201,13 +235,7 @@ func (h *handle) destroy(st Status) error {
 	if err := stopNetwork(h.st.Network); err != nil {
 		return err
 	}
-	if err := removeStandalone(h.st); err != nil {
-		return err
-	}
-	if err := cg.Destroy(); err != nil {
-		return fmt.Errorf("remove cgroup: %w", err)
-	}
-	return h.dir.Remove()
+	return removeStandalone(h.st)
 }
 
 // Pause freezes every process of a running container.
