@@ -37,10 +37,14 @@ func main() {
 	}
 	var cli CLI
 	args := os.Args[1:]
+	// Work that does not depend on the parsed flags, or only on a guess
+	// at one that is checked later, overlaps with kong's millisecond (see
+	// container.PrepareSpec and PrepareStart).
 	switch namedVerb(args) {
-	case "run", "create", "exec":
-		// Work that does not depend on the parsed flags overlaps with
-		// kong's millisecond (see container.PrepareStart).
+	case "run", "create":
+		container.PrepareSpec(bundleArg(args))
+		container.PrepareStart()
+	case "exec":
 		container.PrepareStart()
 	}
 	switch {
@@ -198,6 +202,25 @@ func verbModel(args []string) (reflect.Type, bool) {
 		return nil, false
 	}
 	return reflect.StructOf(fields), true
+}
+
+// bundleArg guesses the value of --bundle/-b in args ("" if absent: the
+// default, the current directory). Only a guess: container.PrepareSpec's
+// result is used only when the parsed flag agrees.
+func bundleArg(args []string) string {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return ""
+		case (a == "--bundle" || a == "-b") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--bundle="):
+			return strings.TrimPrefix(a, "--bundle=")
+		case strings.HasPrefix(a, "-b="):
+			return strings.TrimPrefix(a, "-b=")
+		}
+	}
+	return ""
 }
 
 // namedVerb is the first argument that is neither a global flag nor the

@@ -102,3 +102,21 @@ func TestParseSameAsWholeModel(t *testing.T) {
 		}
 	}
 }
+
+func TestBundleArg(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "x"}, ""},
+		{[]string{"--root", "/r", "run", "--bundle", "/b", "x"}, "/b"},
+		{[]string{"create", "-b", "/b", "x"}, "/b"},
+		{[]string{"create", "--bundle=/b", "x"}, "/b"},
+		{[]string{"create", "-b=/b", "x"}, "/b"},
+		{[]string{"run", "--", "-b", "/b"}, ""},
+	} {
+		if got := bundleArg(tt.args); got != tt.want {
+			t.Errorf("bundleArg(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func launch(g Global, o CreateOptions, foreground bool) (*launched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--bundle %s: %w", o.Bundle, err)
 	}
-	s, err := spec.Load(bundle)
+	s, err := loadSpec(bundle)
 	if err != nil {
 		return nil, err
 	}

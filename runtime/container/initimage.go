@@ -5,7 +5,10 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/gophertainer/gtu/runtime/internal/exeseal"
+	"github.com/gophertainer/gtu/runtime/spec"
 )
 
 // initImageName is the init stage's own program (cmd/gtu-init), installed
@@ -45,6 +48,50 @@ var prepared <-chan sealedImage
 // timestamps in `gtu run`, the sealing was not yet done when create needed
 // it (0.5 ms waited) when it started only once parsing was over.
 func PrepareStart() { prepared = sealInitImage() }
+
+// preloaded is the config.json PrepareSpec started to read, and from which
+// bundle (an absolute path).
+var preloaded struct {
+	bundle string
+	ch     chan loadedSpec
+}
+
+type loadedSpec struct {
+	s   *specs.Spec
+	err error
+}
+
+// PrepareSpec starts reading and decoding config.json of bundle (as the
+// CLI will pass it, "" for the current directory) in a goroutine, for a
+// `gtu run` or `gtu create` whose command line the CLI has not parsed yet.
+// The CLI guesses bundle from the arguments; launch uses the result only
+// if the parsed --bundle names the same directory, and reads it again
+// otherwise. Decoding config.json is about a millisecond of cold
+// encoding/json, and so is parsing the command line: this way they
+// overlap.
+func PrepareSpec(bundle string) {
+	abs, err := filepath.Abs(orDot(bundle))
+	if err != nil {
+		return
+	}
+	ch := make(chan loadedSpec, 1)
+	preloaded.bundle, preloaded.ch = abs, ch
+	go func() {
+		s, err := spec.Load(abs)
+		ch <- loadedSpec{s, err}
+	}()
+}
+
+// loadSpec is spec.Load(bundle), or what PrepareSpec read from the same
+// bundle.
+func loadSpec(bundle string) (*specs.Spec, error) {
+	if ch := preloaded.ch; ch != nil && preloaded.bundle == bundle {
+		preloaded.ch = nil
+		r := <-ch
+		return r.s, r.err
+	}
+	return spec.Load(bundle)
+}
 
 // takeSealed returns what PrepareStart started, or starts it now.
 func takeSealed() <-chan sealedImage {
