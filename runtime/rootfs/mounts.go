@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/gophertainer/gtu/runtime/spec"
@@ -53,7 +52,7 @@ func (m *mounter) mountFS(mnt spec.Mount, dest string) error {
 	// mode (e.g. 1777 for /tmp) unless the data chooses one, as runc does.
 	keepMode := -1
 	if mnt.Type == "tmpfs" && !hasOption(mnt.Data, "mode") {
-		if h, err := pathrs.OpenatInRoot(m.root, dest); err == nil {
+		if h, err := inRoot(m.root, dest); err == nil {
 			var st unix.Stat_t
 			if unix.Fstat(int(h.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 				keepMode = int(st.Mode & 0o7777)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,33 @@ func procfd(f *os.File) string {
 	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
 }
 
+// inRoot opens path inside root, as pathrs-lite's OpenatInRoot does, for
+// less. A path without ".." is resolved by one openat2 with
+// RESOLVE_IN_ROOT and RESOLVE_NO_SYMLINKS: the kernel confines the walk to
+// root and refuses every symlink, so it is a plain descent through
+// directories (and the mounts on them), which nothing can lead out of
+// root. OpenatInRoot does the same openat2 but follows symlinks inside
+// root, so it then checks the result through /proc/thread-self/fd (about
+// ten system calls more, counted with strace). A symlink on the way
+// (ELOOP), "..", or any error but "does not exist" goes to pathrs-lite,
+// which also gives the authoritative error.
+func inRoot(root *os.File, path string) (*os.File, error) {
+	if !slices.Contains(strings.Split(path, "/"), "..") {
+		clean := filepath.Clean("/" + path)
+		fd, err := unix.Openat2(int(root.Fd()), clean, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), clean), nil
+		case errors.Is(err, unix.ENOENT):
+			return nil, &os.PathError{Op: "openat2", Path: clean, Err: err}
+		}
+	}
+	return pathrs.OpenatInRoot(root, path)
+}
+
 // openRoot opens an O_PATH handle on a directory used as the root of lookups.
 func openRoot(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -36,7 +64,7 @@ func openRoot(path string) (*os.File, error) {
 // is there now; after a mount it is the root of the topmost mount, which the
 // pre-mount handle is not (remount and propagation changes need it).
 func openIn(root *os.File, path string) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, path)
+	f, err := inRoot(root, path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in root: %w", path, err)
 	}
@@ -46,18 +74,15 @@ func openIn(root *os.File, path string) (*os.File, error) {
 // mkdirIn creates path and its parents inside root and returns a handle.
 //
 // A directory that already exists (most mount points: /proc, /dev, /sys,
-// and every parent) is only opened: pathrs-lite's MkdirAllHandle verifies
-// each step it resolves through /proc/thread-self/fd (about twenty system
-// calls a directory, counted with strace), while OpenatInRoot does one
-// openat2 with RESOLVE_IN_ROOT and checks only the result, just as safe for
-// a lookup.
-//
-// The same goes for a directory whose parent exists (/dev/pts, /dev/shm and
-// /dev/mqueue in the fresh /dev tmpfs): the parent is opened, and the last
-// component made and opened relative to it with mkdirat and an O_NOFOLLOW
-// openat, which cannot leave the parent.
+// and every parent) is only opened (inRoot): pathrs-lite's MkdirAllHandle
+// verifies each step it resolves through /proc/thread-self/fd (about
+// twenty system calls a directory, counted with strace). So is a directory
+// whose parent exists (/dev/pts, /dev/shm and /dev/mqueue in the fresh /dev
+// tmpfs): the parent is opened, and the last component made and opened
+// relative to it with mkdirat and an O_NOFOLLOW openat, which cannot leave
+// the parent. Anything else is MkdirAllHandle's.
 func mkdirIn(root *os.File, path string) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, path)
+	f, err := inRoot(root, path)
 	if err == nil {
 		if isDir(f) {
 			return f, nil
@@ -84,7 +109,7 @@ func mkdirLast(root *os.File, path string) (*os.File, bool) {
 	if clean == "/" || base == ".." {
 		return nil, false
 	}
-	parent, err := pathrs.OpenatInRoot(root, filepath.Dir(clean))
+	parent, err := inRoot(root, filepath.Dir(clean))
 	if err != nil {
 		return nil, false
 	}
@@ -112,7 +137,7 @@ func isDir(f *os.File) bool {
 // file (and the parent directories) when nothing is there, for bind-mounting
 // a file onto it.
 func fileIn(root *os.File, path string, mode uint32) (*os.File, error) {
-	if f, err := pathrs.OpenatInRoot(root, path); err == nil {
+	if f, err := inRoot(root, path); err == nil {
 		return f, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open %s in root: %w", path, err)
@@ -198,8 +223,8 @@ func requireProcfs() error {
 
 // maskPath hides path: a directory under an empty read-only tmpfs, anything
 // else under a bind of /dev/null. A missing path is not an error.
-func maskPath(root *lookup, path string) error {
-	h, err := root.open(path)
+func maskPath(root *os.File, path string) error {
+	h, err := inRoot(root, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -226,8 +251,8 @@ func maskPath(root *lookup, path string) error {
 // keeping its other flags (in a user namespace nosuid/nodev/noexec and the
 // atime mode may be locked and must be repeated). A missing path is not an
 // error.
-func readonlyPath(root *lookup, path string) error {
-	h, err := root.open(path)
+func readonlyPath(root *os.File, path string) error {
+	h, err := inRoot(root, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -238,66 +263,10 @@ func readonlyPath(root *lookup, path string) error {
 	if err != nil {
 		return fmt.Errorf("bind onto itself: %w", err)
 	}
-	top, err := root.open(path)
+	top, err := inRoot(root, path)
 	if err != nil {
 		return fmt.Errorf("open %s in root: %w", path, err)
 	}
 	defer top.Close()
 	return remountKeeping(top, unix.MS_RDONLY|unix.MS_REC)
-}
-
-// lookup resolves maskedPaths and readonlyPaths inside root. Nearly all of
-// them are under /proc and /sys, filesystems gtu has just mounted: the
-// directory is resolved once with pathrs-lite (a verified lookup costs
-// about ten system calls: openat2, then checks through
-// /proc/thread-self/fd), and what is below it with one openat2 that the
-// kernel confines to it and that follows no symlink at all. A path with a
-// symlink anywhere, its last component included (openat2 says ELOOP), or
-// anything else unusual, is resolved by pathrs-lite inside root as before;
-// a missing path is missing either way.
-type lookup struct {
-	root  *os.File
-	under map[string]*os.File // "proc", "sys" -> handle
-}
-
-func newLookup(root *os.File) *lookup {
-	return &lookup{root: root, under: map[string]*os.File{}}
-}
-
-func (l *lookup) close() {
-	for _, f := range l.under {
-		f.Close()
-	}
-}
-
-func (l *lookup) open(path string) (*os.File, error) {
-	top, rest, ok := strings.Cut(strings.TrimLeft(filepath.Clean("/"+path), "/"), "/")
-	if ok && (top == "proc" || top == "sys") && rest != "" {
-		dir, err := l.dir(top)
-		if err == nil {
-			fd, err := unix.Openat2(int(dir.Fd()), rest, &unix.OpenHow{
-				Flags:   unix.O_PATH | unix.O_CLOEXEC,
-				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-			})
-			switch {
-			case err == nil:
-				return os.NewFile(uintptr(fd), path), nil
-			case errors.Is(err, unix.ENOENT):
-				return nil, &os.PathError{Op: "openat2", Path: path, Err: err}
-			}
-		}
-	}
-	return pathrs.OpenatInRoot(l.root, path)
-}
-
-func (l *lookup) dir(top string) (*os.File, error) {
-	if f, ok := l.under[top]; ok {
-		return f, nil
-	}
-	f, err := pathrs.OpenatInRoot(l.root, "/"+top)
-	if err != nil {
-		return nil, err
-	}
-	l.under[top] = f
-	return f, nil
 }

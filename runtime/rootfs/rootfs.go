@@ -126,15 +126,13 @@ func Finalize(p *spec.Plan) error {
 		return fmt.Errorf("open /: %w", err)
 	}
 	defer root.Close()
-	paths := newLookup(root)
-	defer paths.close()
 	for i, path := range p.MaskedPaths {
-		if err := maskPath(paths, path); err != nil {
+		if err := maskPath(root, path); err != nil {
 			return fmt.Errorf("maskedPaths[%d] %s: %w", i, path, err)
 		}
 	}
 	for i, path := range p.ReadonlyPaths {
-		if err := readonlyPath(paths, path); err != nil {
+		if err := readonlyPath(root, path); err != nil {
 			return fmt.Errorf("readonlyPaths[%d] %s: %w", i, path, err)
 		}
 	}
