@@ -117,14 +117,20 @@ func mkdirLast(root *os.File, path string) (*os.File, bool) {
 	if !isDir(parent) {
 		return nil, false
 	}
-	if err := unix.Mkdirat(int(parent.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, false
-	}
-	f, err := openAt(parent, base, clean, unix.O_DIRECTORY)
+	f, err := dirAt(parent, base, clean)
 	if err != nil {
 		return nil, false
 	}
 	return f, true
+}
+
+// dirAt makes the directory base in parent when it is missing and opens
+// it; O_NOFOLLOW and O_DIRECTORY refuse anything else found there.
+func dirAt(parent *os.File, base, display string) (*os.File, error) {
+	if err := unix.Mkdirat(int(parent.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("mkdir %s: %w", display, err)
+	}
+	return openAt(parent, base, display, unix.O_DIRECTORY)
 }
 
 // isDir reports whether the handle f is a directory.
@@ -183,15 +189,12 @@ func plainDirIn(root *os.File, path string) (*os.File, error) {
 	err = unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		if err := unix.Mkdirat(int(parent.Fd()), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			return nil, fmt.Errorf("mkdir %s: %w", path, err)
-		}
 	case err != nil:
 		return nil, fmt.Errorf("stat %s: %w", path, err)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return nil, fmt.Errorf("%w: %s is a %s", ErrNotPlainDir, path, fileKind(st.Mode))
 	}
-	return openAt(parent, base, path, unix.O_DIRECTORY)
+	return dirAt(parent, base, path)
 }
 
 func fileKind(mode uint32) string {

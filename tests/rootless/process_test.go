@@ -133,6 +133,21 @@ func TestEnvAndCwd(t *testing.T) {
 	wantLines(t, runOK(t, c), "/tmp", "hello world", "1")
 }
 
+// The init stage's own environment (its descriptors, GOMAXPROCS for its Go
+// runtime) never reaches the container's process, for run and for exec.
+func TestInitEnvNotInherited(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	probe := `echo "[$GOMAXPROCS][$_GTU_SYNC_FD][$_GTU_PRESERVE_FDS]"`
+	c := newEnv(t).newContainer(t, "sh", "-c", probe)
+	wantLines(t, runOK(t, c), "[][][]")
+
+	e := newEnv(t)
+	running := startMarked(t, e)
+	r := e.mustRuntime("exec", running.id, "sh", "-c", probe)
+	wantLines(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), "[][][]")
+}
+
 func TestRlimitNofile(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
